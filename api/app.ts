@@ -1,0 +1,38 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { requestId } from "hono/request-id";
+import { webRoutes } from "../web/routes.tsx";
+import type { AppDeps, AppEnv } from "./deps.ts";
+import { handleError, handleNotFound } from "./error-handler.ts";
+import { AppError } from "./errors.ts";
+import { requestLog, securityHeaders } from "./middleware.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { statusRoutes } from "./routes/status.ts";
+
+/** Builds the whole HTTP app (JSON API, web panel, static files) from injected dependencies. */
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.use(requestId({ headerName: "X-Request-Id", limitLength: 128 }));
+  app.use(securityHeaders());
+  app.use(requestLog(deps.log));
+  app.use(
+    bodyLimit({
+      maxSize: deps.config.bodyLimitBytes,
+      onError: () => {
+        throw new AppError(
+          "payload_too_large",
+          `Request body is larger than ${deps.config.bodyLimitBytes} bytes`,
+        );
+      },
+    }),
+  );
+
+  app.route("/", healthRoutes(deps));
+  app.route("/api/v1", statusRoutes(deps));
+  app.route("/", webRoutes(deps));
+
+  app.onError(handleError(deps.log));
+  app.notFound(handleNotFound(app));
+  return app;
+}

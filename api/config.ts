@@ -1,0 +1,138 @@
+import { z } from "zod";
+import { parseKeyring, type Keyring } from "./auth/secrets.ts";
+
+/** Values shipped in docs and examples; a production start refuses them as secrets. */
+export const EXAMPLE_SECRETS: readonly string[] = [
+  "change-me-to-a-long-random-string-of-32-bytes-or-more",
+  "1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+];
+
+const MIN_SECRET_BYTES = 32;
+
+/** Environment variables whose values are secret: never logged, never echoed in an error. */
+export const SECRET_ENV_NAMES = ["CADDIS_SECRET_KEY", "CADDIS_ENCRYPTION_KEYS"] as const;
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+const EnvSchema = z.object({
+  CADDIS_HOST: z.string().min(1).default("127.0.0.1"),
+  CADDIS_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  CADDIS_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  CADDIS_DATA_DIR: z.string().min(1).default("./data"),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must start with postgres://").optional(),
+  CADDIS_SECRET_KEY: z.string().optional(),
+  CADDIS_ENCRYPTION_KEYS: z.string().optional(),
+  CADDIS_ENV: z.enum(["development", "production"]).default("development"),
+  CADDIS_LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
+  CADDIS_BODY_LIMIT: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+});
+
+/** Validated settings, read once at start; nothing else reads the environment. */
+export interface Config {
+  host: string;
+  port: number;
+  publicUrl: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  env: "development" | "production";
+  logLevel: (typeof LOG_LEVELS)[number];
+  bodyLimitBytes: number;
+  /** JWT signing key bytes (HS256). */
+  secretKey: Uint8Array;
+  /** Encryption keys, newest first. */
+  keyring: Keyring;
+}
+
+/** Thrown with every configuration problem at once, so one restart fixes them all. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  }
+}
+
+/** Parses and checks the environment; throws ConfigError listing every problem found. */
+export function readConfig(env: Record<string, string | undefined>): Config {
+  const problems: string[] = [];
+  const parsed = EnvSchema.safeParse(blankToUndefined(env));
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      // Zod messages describe the rule, never the rejected value, so secrets stay out.
+      problems.push(`${issue.path.join(".")}: ${issue.message}`);
+    }
+  }
+  const raw = parsed.success ? parsed.data : undefined;
+  const production = env.CADDIS_ENV === "production";
+
+  const secretKey = checkSecretKey(env.CADDIS_SECRET_KEY, production, problems);
+  const keyring = checkKeyring(env.CADDIS_ENCRYPTION_KEYS, production, problems);
+  if (problems.length > 0 || !raw || !secretKey || !keyring) throw new ConfigError(problems);
+
+  return {
+    host: raw.CADDIS_HOST,
+    port: raw.CADDIS_PORT,
+    publicUrl: (raw.CADDIS_PUBLIC_URL ?? `http://${urlHost(raw.CADDIS_HOST)}:${raw.CADDIS_PORT}`)
+      .replace(/\/+$/, ""),
+    dataDir: raw.CADDIS_DATA_DIR,
+    databaseUrl: raw.DATABASE_URL,
+    env: raw.CADDIS_ENV,
+    logLevel: raw.CADDIS_LOG_LEVEL,
+    bodyLimitBytes: raw.CADDIS_BODY_LIMIT,
+    secretKey,
+    keyring,
+  };
+}
+
+function checkSecretKey(value: string | undefined, production: boolean, problems: string[]) {
+  if (!value) {
+    problems.push(
+      production
+        ? "CADDIS_SECRET_KEY: required in production (at least 32 random bytes)"
+        : "CADDIS_SECRET_KEY: missing (development secrets were not generated)",
+    );
+    return undefined;
+  }
+  const bytes = new TextEncoder().encode(value);
+  if (production && bytes.length < MIN_SECRET_BYTES) {
+    problems.push(`CADDIS_SECRET_KEY: must be at least ${MIN_SECRET_BYTES} bytes in production`);
+  }
+  if (production && looksLikeExample(value)) {
+    problems.push("CADDIS_SECRET_KEY: is an example value; generate a random one");
+  }
+  return bytes;
+}
+
+function checkKeyring(value: string | undefined, production: boolean, problems: string[]) {
+  if (!value) {
+    problems.push(
+      production
+        ? "CADDIS_ENCRYPTION_KEYS: required in production (<version>:<base64 32-byte key>)"
+        : "CADDIS_ENCRYPTION_KEYS: missing (development secrets were not generated)",
+    );
+    return undefined;
+  }
+  if (production && value.split(",").some((entry) => looksLikeExample(entry.trim()))) {
+    problems.push("CADDIS_ENCRYPTION_KEYS: contains an example key; generate a random one");
+  }
+  try {
+    return parseKeyring(value);
+  } catch (err) {
+    problems.push((err as Error).message);
+    return undefined;
+  }
+}
+
+function looksLikeExample(value: string): boolean {
+  if (EXAMPLE_SECRETS.includes(value)) return true;
+  // A key of one repeated character ("aaaa…", "0000…") is a placeholder, not a secret.
+  const body = value.includes(":") ? value.slice(value.indexOf(":") + 1) : value;
+  return /^(.)\1*=*$/.test(body) || /change.?me|example|placeholder/i.test(value);
+}
+
+function blankToUndefined(env: Record<string, string | undefined>) {
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === "" ? undefined : v]));
+}
+
+function urlHost(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}

@@ -1,0 +1,45 @@
+import type { Context, MiddlewareHandler } from "hono";
+import type { UpgradeWebSocket } from "hono/ws";
+import type { Database } from "../db/client.ts";
+import type { Secrets } from "./auth/secrets.ts";
+import type { Config } from "./config.ts";
+import type { Logger } from "./log.ts";
+import type { Readiness } from "./readiness.ts";
+
+/** Options the runtime's static-file middleware (`hono/bun`, `hono/deno`) accepts. */
+export interface StaticOptions {
+  root: string;
+  rewriteRequestPath?: (path: string) => string;
+  onFound?: (path: string, c: Context) => void | Promise<void>;
+}
+
+/** What only the entry file can provide, because it depends on Bun or Deno. */
+export interface RuntimeAdapters {
+  runtime: { name: "bun" | "deno"; version: string };
+  serveStatic: (options: StaticOptions) => MiddlewareHandler;
+  /** Remote address of the TCP peer (the proxy's, when behind Caddy). */
+  clientAddress: (c: Context) => string | undefined;
+  upgradeWebSocket?: UpgradeWebSocket;
+}
+
+/** Everything the app needs, built once at start; tests build their own. */
+export interface AppDeps extends RuntimeAdapters {
+  config: Config;
+  log: Logger;
+  database: Database;
+  readiness: Readiness;
+  secrets: Secrets;
+  version: string;
+  /** The clock; tests replace it. */
+  now: () => Date;
+}
+
+/** Per-request values middleware puts on the context. */
+export interface AppVariables {
+  requestId: string;
+}
+
+/** The Hono environment type shared by every route and page. */
+export interface AppEnv {
+  Variables: AppVariables;
+}

@@ -1,0 +1,82 @@
+import { mkdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import type { Hono } from "hono";
+import { openDatabase } from "../db/client.ts";
+import { createApp } from "./app.ts";
+import { createSecrets } from "./auth/secrets.ts";
+import { type Config, ConfigError, readConfig } from "./config.ts";
+import type { AppDeps, AppEnv, RuntimeAdapters } from "./deps.ts";
+import { ensureDevSecrets } from "./dev-secrets.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { startReadiness } from "./readiness.ts";
+import { CADDIS_VERSION } from "./version.ts";
+
+/** A configured, running Caddis instance, ready to be handed to the runtime's server. */
+export interface Started {
+  app: Hono<AppEnv>;
+  deps: AppDeps;
+  config: Config;
+  log: Logger;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Boots Caddis from the environment: secrets, config, logger, database (migrating in the
+ * background until reachable) and the app. Shared by the Bun and Deno entry files.
+ * Throws ConfigError listing every configuration problem.
+ */
+export async function startCaddis(
+  env: Record<string, string | undefined>,
+  adapters: RuntimeAdapters,
+): Promise<Started> {
+  let effectiveEnv = env;
+  let generated: string[] = [];
+  let secretsFile = "";
+  if (env.CADDIS_ENV !== "production") {
+    const dev = await ensureDevSecrets(env);
+    ({ env: effectiveEnv, generated, file: secretsFile } = dev);
+  }
+  const config = readConfig(effectiveEnv);
+  const log = createLogger({ level: config.logLevel });
+  if (generated.length > 0) {
+    log.warn(
+      { file: secretsFile, generated },
+      "Development secrets were generated; set them in the environment for production",
+    );
+  }
+
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const database = config.databaseUrl
+    ? await openDatabase({ url: config.databaseUrl })
+    : await openDatabase({ dataDir: resolve(join(config.dataDir, "pglite")) });
+  const readiness = startReadiness(database, log);
+  await readiness.firstAttempt;
+
+  const deps: AppDeps = {
+    ...adapters,
+    config,
+    log,
+    database,
+    readiness,
+    secrets: await createSecrets(config.keyring),
+    version: CADDIS_VERSION,
+    now: () => new Date(),
+  };
+  return {
+    app: createApp(deps),
+    deps,
+    config,
+    log,
+    async shutdown() {
+      readiness.stop();
+      await database.close();
+      log.flush();
+    },
+  };
+}
+
+/** Prints a start failure in one clear message; config problems list every one of them. */
+export function describeStartFailure(err: unknown): string {
+  if (err instanceof ConfigError) return err.message;
+  return `Caddis could not start: ${(err as Error)?.message ?? String(err)}`;
+}

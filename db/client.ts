@@ -1,0 +1,66 @@
+import { PGlite } from "@electric-sql/pglite";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
+import postgres from "postgres";
+import { migrateEmbedded, migrateServer } from "./migrate.ts";
+import * as schema from "./schema.ts";
+
+/** The drizzle handle services use; the same type whichever driver is underneath. */
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+/** A transaction handle, passed to verbs that must write in the caller's transaction. */
+export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+
+/** An open database: embedded PGlite or a PostgreSQL server, behind one interface. */
+export interface Database {
+  db: Db;
+  kind: "embedded" | "server";
+  /** Where the data lives, for display: a directory, or the server URL without its password. */
+  location: string;
+  /** Applies pending migrations (safe to call from several replicas at once). */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Opens PGlite from `dataDir` (created on first use), an in-memory PGlite, or a server URL. */
+export async function openDatabase(
+  target: { url: string } | { dataDir: string } | { pglite: PGlite },
+): Promise<Database> {
+  if ("url" in target) {
+    const client = postgres(target.url, {
+      max: 10,
+      connect_timeout: 5,
+      idle_timeout: 60,
+      onnotice: () => {},
+    });
+    return {
+      db: drizzlePostgres({ client, schema }) as unknown as Db,
+      kind: "server",
+      location: displayUrl(target.url),
+      migrate: () => migrateServer(target.url),
+      close: () => client.end({ timeout: 5 }),
+    };
+  }
+  const client = "pglite" in target ? target.pglite : new PGlite(target.dataDir);
+  await client.waitReady;
+  return {
+    db: drizzlePglite({ client, schema }) as unknown as Db,
+    kind: "embedded",
+    location: "dataDir" in target ? target.dataDir : "memory",
+    migrate: () => migrateEmbedded(client),
+    close: () => client.close(),
+  };
+}
+
+/** The URL without credentials, safe to show and log. */
+export function displayUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = parsed.username ? "***" : "";
+    parsed.password = "";
+    return parsed.toString();
+  } catch {
+    return "postgres://(unparseable URL)";
+  }
+}

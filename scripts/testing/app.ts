@@ -1,0 +1,68 @@
+import { Writable } from "node:stream";
+import type { Hono } from "hono";
+import { getConnInfo, serveStatic } from "hono/bun";
+import { createApp } from "../../api/app.ts";
+import { createSecrets, generateKeyringEntry } from "../../api/auth/secrets.ts";
+import { readConfig } from "../../api/config.ts";
+import type { AppDeps, AppEnv } from "../../api/deps.ts";
+import { createLogger } from "../../api/log.ts";
+import { startReadiness } from "../../api/readiness.ts";
+import { CADDIS_VERSION } from "../../api/version.ts";
+import type { Database } from "../../db/client.ts";
+import { openTestDatabase, type TestDatabase } from "./db.ts";
+
+/** An app wired like production, on a test file's own database, with its log lines captured. */
+export interface TestApp {
+  app: Hono<AppEnv>;
+  deps: AppDeps;
+  database: TestDatabase;
+  /** Every JSON log line written so far, raw, for asserting what never reaches a log. */
+  logText(): string;
+  close(): Promise<void>;
+}
+
+/** Builds a test app; pass `database` to share one across apps in the same file. */
+export async function createTestApp(
+  options: { database?: TestDatabase; env?: Record<string, string> } = {},
+): Promise<TestApp> {
+  const database = options.database ?? (await openTestDatabase());
+  const config = readConfig({
+    CADDIS_SECRET_KEY: crypto.randomUUID() + crypto.randomUUID(),
+    CADDIS_ENCRYPTION_KEYS: generateKeyringEntry(1),
+    CADDIS_PORT: "0",
+    CADDIS_LOG_LEVEL: "debug",
+    ...options.env,
+  });
+  let captured = "";
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      captured += chunk.toString();
+      done();
+    },
+  });
+  const log = createLogger({ level: "debug" }, sink);
+  const readiness = startReadiness(database as Database, log);
+  await readiness.firstAttempt;
+  const deps: AppDeps = {
+    runtime: { name: "bun", version: Bun.version },
+    serveStatic,
+    clientAddress: (c) => getConnInfo(c).remote.address,
+    config,
+    log,
+    database,
+    readiness,
+    secrets: await createSecrets(config.keyring),
+    version: CADDIS_VERSION,
+    now: () => new Date(),
+  };
+  return {
+    app: createApp(deps),
+    deps,
+    database,
+    logText: () => captured,
+    async close() {
+      readiness.stop();
+      if (!options.database) await database.close();
+    },
+  };
+}
