@@ -15,3 +15,12 @@ CREATE TRIGGER "audit_log_no_truncate" BEFORE TRUNCATE ON "audit_log"
 --> statement-breakpoint
 -- The hash chain needs a gap-free sequence; a row whose seq is not positive is never valid.
 ALTER TABLE "audit_log" ADD CONSTRAINT "audit_log_seq_positive" CHECK ("seq" > 0);
+--> statement-breakpoint
+ALTER TABLE "audit_log" ADD CONSTRAINT "audit_log_action_format"
+  CHECK ("action" ~ '^[a-z][a-z_]*(\.[a-z][a-z_]*)+$');
+--> statement-breakpoint
+ALTER TABLE "audit_log" ADD CONSTRAINT "audit_log_outcome_known"
+  CHECK ("outcome" IN ('success', 'failure', 'denied'));
+--> statement-breakpoint
+ALTER TABLE "audit_log" ADD CONSTRAINT "audit_log_actor_kind_known"
+  CHECK ("actor_kind" IN ('user', 'api_token', 'agent', 'system', 'anonymous'));
