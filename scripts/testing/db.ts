@@ -12,6 +12,8 @@ const CACHE_DIR = join(import.meta.dir, "../../.cache");
 
 /** A database of a test file's own: a fresh PGlite, or a fresh database on the server. */
 export interface TestDatabase extends Database {
+  /** The server database's own URL; undefined for PGlite. */
+  url?: string;
   /** Superuser access to the same database, for tests that tamper as an attacker would. */
   rawSql(query: string): Promise<Record<string, unknown>[]>;
 }
@@ -42,6 +44,7 @@ async function openServerTestDatabase(url: string): Promise<TestDatabase> {
   const raw = postgres(testUrl.toString(), { max: 1, onnotice: () => {} });
   return {
     ...database,
+    url: testUrl.toString(),
     rawSql: (query) => raw.unsafe(query) as unknown as Promise<Record<string, unknown>[]>,
     async close() {
       await raw.end();

@@ -1,0 +1,125 @@
+import { describe, expect, test } from "bun:test";
+import { generateKeyringEntry } from "./auth/secrets.ts";
+import { ConfigError, EXAMPLE_SECRETS, readConfig } from "./config.ts";
+
+const goodSecret = "x7Qm2Lr9vT4bN8cK1pZ6sW3dF5gH0jY-AeRuIoPaSdFg";
+const goodKeys = generateKeyringEntry(1);
+
+function problemsOf(env: Record<string, string | undefined>): string[] {
+  try {
+    readConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe("readConfig", () => {
+  test("applies the documented defaults", () => {
+    const config = readConfig({ CADDIS_SECRET_KEY: goodSecret, CADDIS_ENCRYPTION_KEYS: goodKeys });
+    expect(config).toMatchObject({
+      host: "127.0.0.1",
+      port: 8080,
+      dataDir: "./data",
+      env: "development",
+      logLevel: "info",
+      databaseUrl: undefined,
+      publicUrl: "http://127.0.0.1:8080",
+      bodyLimitBytes: 1024 * 1024,
+    });
+    expect(config.keyring).toHaveLength(1);
+  });
+
+  test("reports every problem in one error", () => {
+    const problems = problemsOf({
+      CADDIS_PORT: "99999",
+      CADDIS_ENV: "staging",
+      CADDIS_LOG_LEVEL: "loud",
+      DATABASE_URL: "mysql://x",
+      CADDIS_PUBLIC_URL: "not a url",
+      CADDIS_SECRET_KEY: goodSecret,
+      CADDIS_ENCRYPTION_KEYS: goodKeys,
+    });
+    const names = problems.map((p) => p.split(":")[0]);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        "CADDIS_PORT",
+        "CADDIS_ENV",
+        "CADDIS_LOG_LEVEL",
+        "DATABASE_URL",
+        "CADDIS_PUBLIC_URL",
+      ]),
+    );
+  });
+
+  test("production refuses to start without secrets", () => {
+    const problems = problemsOf({ CADDIS_ENV: "production" });
+    expect(problems.join("\n")).toContain("CADDIS_SECRET_KEY: required in production");
+    expect(problems.join("\n")).toContain("CADDIS_ENCRYPTION_KEYS: required in production");
+  });
+
+  test("production refuses a short secret key", () => {
+    const problems = problemsOf({
+      CADDIS_ENV: "production",
+      CADDIS_SECRET_KEY: "too-short-secret",
+      CADDIS_ENCRYPTION_KEYS: goodKeys,
+    });
+    expect(problems).toEqual([expect.stringContaining("at least 32 bytes")]);
+  });
+
+  test("production refuses the example values from the docs", () => {
+    for (const example of EXAMPLE_SECRETS) {
+      const asSecret = problemsOf({
+        CADDIS_ENV: "production",
+        CADDIS_SECRET_KEY: example,
+        CADDIS_ENCRYPTION_KEYS: goodKeys,
+      });
+      const asKeyring = problemsOf({
+        CADDIS_ENV: "production",
+        CADDIS_SECRET_KEY: goodSecret,
+        CADDIS_ENCRYPTION_KEYS: example,
+      });
+      expect([...asSecret, ...asKeyring].join("\n")).toContain("example");
+    }
+  });
+
+  test("production refuses a placeholder made of one repeated character", () => {
+    const problems = problemsOf({
+      CADDIS_ENV: "production",
+      CADDIS_SECRET_KEY: "a".repeat(64),
+      CADDIS_ENCRYPTION_KEYS: goodKeys,
+    });
+    expect(problems).toEqual([expect.stringContaining("example value")]);
+  });
+
+  test("production accepts strong secrets", () => {
+    const config = readConfig({
+      CADDIS_ENV: "production",
+      CADDIS_SECRET_KEY: goodSecret,
+      CADDIS_ENCRYPTION_KEYS: `${generateKeyringEntry(2)},${goodKeys}`,
+    });
+    expect(config.keyring.map((k) => k.version)).toEqual([2, 1]);
+  });
+
+  test("never echoes a secret value in its error", () => {
+    const badKey = "1:c2hvcnQta2V5LXRoYXQtaXMtbm90LTMyLWJ5dGVz";
+    const problems = problemsOf({
+      CADDIS_ENV: "production",
+      CADDIS_SECRET_KEY: "short-but-secret-value",
+      CADDIS_ENCRYPTION_KEYS: badKey,
+    });
+    const text = problems.join("\n");
+    expect(text).not.toContain("short-but-secret-value");
+    expect(text).not.toContain("c2hvcnQta2V5");
+  });
+
+  test("treats an empty variable as unset", () => {
+    const config = readConfig({
+      CADDIS_PORT: "",
+      CADDIS_SECRET_KEY: goodSecret,
+      CADDIS_ENCRYPTION_KEYS: goodKeys,
+    });
+    expect(config.port).toBe(8080);
+  });
+});
