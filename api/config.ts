@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseKeyring, type Keyring } from "./auth/secrets.ts";
+import { parseTrustedProxies, type TrustedProxies } from "./client-ip.ts";
 
 /** Values shipped in docs and examples; a production start refuses them as secrets. */
 export const EXAMPLE_SECRETS: readonly string[] = [
@@ -24,6 +25,7 @@ const EnvSchema = z.object({
   CADDIS_ENCRYPTION_KEYS: z.string().optional(),
   CADDIS_ENV: z.enum(["development", "production"]).default("development"),
   CADDIS_LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
+  CADDIS_TRUSTED_PROXIES: z.string().default(""),
   CADDIS_BODY_LIMIT: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
 });
 
@@ -37,6 +39,8 @@ export interface Config {
   env: "development" | "production";
   logLevel: (typeof LOG_LEVELS)[number];
   bodyLimitBytes: number;
+  /** Proxies (Caddy) whose `X-Forwarded-For` is believed; empty: only the socket peer counts. */
+  trustedProxies: TrustedProxies;
   /** JWT signing key bytes (HS256). */
   secretKey: Uint8Array;
   /** Encryption keys, newest first. */
@@ -66,7 +70,15 @@ export function readConfig(env: Record<string, string | undefined>): Config {
 
   const secretKey = checkSecretKey(env.CADDIS_SECRET_KEY, production, problems);
   const keyring = checkKeyring(env.CADDIS_ENCRYPTION_KEYS, production, problems);
-  if (problems.length > 0 || !raw || !secretKey || !keyring) throw new ConfigError(problems);
+  let trustedProxies: TrustedProxies | undefined;
+  try {
+    trustedProxies = parseTrustedProxies(raw?.CADDIS_TRUSTED_PROXIES ?? "");
+  } catch (err) {
+    problems.push(`CADDIS_TRUSTED_PROXIES: ${(err as Error).message}`);
+  }
+  if (problems.length > 0 || !raw || !secretKey || !keyring || !trustedProxies) {
+    throw new ConfigError(problems);
+  }
 
   return {
     host: raw.CADDIS_HOST,
@@ -78,6 +90,7 @@ export function readConfig(env: Record<string, string | undefined>): Config {
     env: raw.CADDIS_ENV,
     logLevel: raw.CADDIS_LOG_LEVEL,
     bodyLimitBytes: raw.CADDIS_BODY_LIMIT,
+    trustedProxies,
     secretKey,
     keyring,
   };

@@ -1,7 +1,9 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { UpgradeWebSocket } from "hono/ws";
 import type { Database } from "../db/client.ts";
+import type { AccessTokens } from "./auth/jwt.ts";
 import type { Secrets } from "./auth/secrets.ts";
+import type { SessionUser } from "./auth/sessions.ts";
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
 import type { Readiness } from "./readiness.ts";
@@ -29,14 +31,27 @@ export interface AppDeps extends RuntimeAdapters {
   database: Database;
   readiness: Readiness;
   secrets: Secrets;
+  accessTokens: AccessTokens;
+  /** The per-request session check (a prepared statement). */
+  validateSession: (sessionId: string, userId: string, now: Date) => Promise<SessionUser | undefined>;
   version: string;
   /** The clock; tests replace it. */
   now: () => Date;
 }
 
+/** The caller's identity once a token or cookie has been verified against a live session. */
+export interface RequestAuth extends SessionUser {
+  /** How the request authenticated: cookies need an Origin check on unsafe methods. */
+  via: "bearer" | "cookie";
+}
+
 /** Per-request values middleware puts on the context. */
 export interface AppVariables {
   requestId: string;
+  /** The client's address (the proxy-aware one, see client-ip.ts). */
+  clientIp: string | undefined;
+  /** Set when the request carries a valid access token. */
+  auth: RequestAuth | undefined;
 }
 
 /** The Hono environment type shared by every route and page. */

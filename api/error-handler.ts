@@ -38,7 +38,11 @@ export function handleError(log: Logger) {
     if (appError.code === "internal" || appError.code === "unavailable") {
       log.error({ err, requestId }, "request error");
     }
-    if (appError.code === "unavailable") c.header("Retry-After", "5");
+    if (appError.retryAfterSeconds !== undefined) {
+      c.header("Retry-After", String(Math.max(1, Math.ceil(appError.retryAfterSeconds))));
+    } else if (appError.code === "unavailable") {
+      c.header("Retry-After", "5");
+    }
     return c.json(errorBody(appError, requestId), appError.status);
   };
 }

@@ -28,6 +28,8 @@ export class AppError extends Error {
     message: string,
     /** Field-level problems for `invalid_input`; never secrets. */
     readonly fields?: Record<string, string>,
+    /** For `rate_limited` and `unavailable`: when to try again, sent as `Retry-After`. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }

@@ -25,7 +25,12 @@ const PING_TIMEOUT_MS = 2000;
 const MAX_RETRY_MS = 30_000;
 
 /** Starts migrating `database`, retrying with capped backoff while it is unreachable. */
-export function startReadiness(database: Database, log: Logger): Readiness {
+export function startReadiness(
+  database: Database,
+  log: Logger,
+  /** Runs once, after the schema is migrated (first-run setup hangs off this). */
+  onMigrated?: () => Promise<void>,
+): Readiness {
   const shipped = shippedMigrationCount();
   let migrated = false;
   let stopped = false;
@@ -37,6 +42,7 @@ export function startReadiness(database: Database, log: Logger): Readiness {
       await database.migrate();
       migrated = true;
       log.info({ database: database.kind, migrations: shipped }, "database ready");
+      await onMigrated?.().catch((err) => log.error({ err }, "start-up task after migration failed"));
     } catch (err) {
       if (stopped) return;
       log.error(

@@ -3,13 +3,13 @@ import { join, resolve } from "node:path";
 import type { Hono } from "hono";
 import { openDatabase } from "../db/client.ts";
 import { createApp } from "./app.ts";
-import { createSecrets } from "./auth/secrets.ts";
+import { buildAppDeps } from "./build-deps.ts";
 import { type Config, ConfigError, readConfig } from "./config.ts";
 import type { AppDeps, AppEnv, RuntimeAdapters } from "./deps.ts";
 import { ensureDevSecrets } from "./dev-secrets.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { startReadiness } from "./readiness.ts";
-import { CADDIS_VERSION } from "./version.ts";
+import { prepareSetup } from "./services/setup.ts";
 
 /** A configured, running Caddis instance, ready to be handed to the runtime's server. */
 export interface Started {
@@ -49,19 +49,13 @@ export async function startCaddis(
   const database = config.databaseUrl
     ? await openDatabase({ url: config.databaseUrl })
     : await openDatabase({ dataDir: resolve(join(config.dataDir, "pglite")) });
-  const readiness = startReadiness(database, log);
+  // First-run setup needs the deps, and the migration it waits for may finish first.
+  let depsBuilt: (deps: AppDeps) => void = () => {};
+  const depsReady = new Promise<AppDeps>((resolve) => (depsBuilt = resolve));
+  const readiness = startReadiness(database, log, async () => announceSetup(await depsReady));
+  const deps = await buildAppDeps({ adapters, config, log, database, readiness });
+  depsBuilt(deps);
   await readiness.firstAttempt;
-
-  const deps: AppDeps = {
-    ...adapters,
-    config,
-    log,
-    database,
-    readiness,
-    secrets: await createSecrets(config.keyring),
-    version: CADDIS_VERSION,
-    now: () => new Date(),
-  };
   return {
     app: createApp(deps),
     deps,
@@ -79,4 +73,16 @@ export async function startCaddis(
 export function describeStartFailure(err: unknown): string {
   if (err instanceof ConfigError) return err.message;
   return `Caddis could not start: ${(err as Error)?.message ?? String(err)}`;
+}
+
+/**
+ * When no account exists, prints the one-time setup link. The one place a secret is printed: the
+ * operator needs it to create the first account. It goes to the terminal, not the JSON log, is
+ * single-use and dies in an hour.
+ */
+async function announceSetup(deps: AppDeps): Promise<void> {
+  const url = await prepareSetup(deps);
+  if (!url) return;
+  console.log(`\nNo account exists yet. Create the first superuser within an hour at:\n  ${url}\n`);
+  deps.log.warn("First-run setup is open: use the one-time link printed on the terminal");
 }

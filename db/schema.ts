@@ -1,4 +1,14 @@
-import { bigint, index, jsonb, pgTable, text, timestamp } from "drizzle-orm/pg-core";
+import {
+  bigint,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+} from "drizzle-orm/pg-core";
 
 /**
  * Append-only, hash-chained record of everything that changed and who did it. A trigger (in the
@@ -27,3 +37,118 @@ export const auditLog = pgTable("audit_log", {
   index("audit_log_action_idx").on(t.action),
   index("audit_log_occurred_at_idx").on(t.occurredAt),
 ]);
+
+const createdAt = () =>
+  timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
+const at = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+
+/** Organisations that own hosts, sites and everything under them. */
+export const tenants = pgTable("tenants", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  /** When set, members can reach nothing but 2FA enrolment until they enable it. */
+  require2fa: boolean("require_2fa").notNull().default(false),
+  createdAt: createdAt(),
+});
+
+/** People who sign in. `email` is stored normalised (NFKC, trimmed, lowercased). */
+export const users = pgTable("users", {
+  id: text("id").primaryKey(),
+  email: text("email").notNull().unique(),
+  passwordHash: text("password_hash").notNull(),
+  isSuperuser: boolean("is_superuser").notNull().default(false),
+  disabledAt: at("disabled_at"),
+  /** TOTP secret, encrypted with the secrets service (AAD: users.totp_secret.<id>). */
+  totpSecret: text("totp_secret"),
+  totpEnabledAt: at("totp_enabled_at"),
+  passwordChangedAt: at("password_changed_at").notNull().defaultNow(),
+  createdAt: createdAt(),
+});
+
+/** Which tenants a user belongs to (roles arrive with RBAC). */
+export const memberships = pgTable("memberships", {
+  tenantId: text("tenant_id").notNull().references(() => tenants.id, { onDelete: "cascade" }),
+  userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+  createdAt: createdAt(),
+}, (t) => [primaryKey({ columns: [t.tenantId, t.userId] }), index("memberships_user_idx").on(t.userId)]);
+
+/**
+ * A signed-in session: one per login, living at most 7 days. Access tokens name it (`sid`), so
+ * revoking it stops them at once; its refresh tokens rotate underneath it.
+ */
+export const sessions = pgTable("sessions", {
+  id: text("id").primaryKey(),
+  userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+  deviceId: text("device_id"),
+  ip: text("ip"),
+  userAgent: text("user_agent"),
+  createdAt: createdAt(),
+  lastSeenAt: at("last_seen_at").notNull().defaultNow(),
+  expiresAt: at("expires_at").notNull(),
+  revokedAt: at("revoked_at"),
+  revokedReason: text("revoked_reason"),
+}, (t) => [index("sessions_user_idx").on(t.userId)]);
+
+/**
+ * Refresh tokens in the Lucia model: the client holds `id.secret`, the database only SHA-256 of
+ * the secret. A token is used once; presenting a rotated one again revokes its session.
+ */
+export const refreshTokens = pgTable("refresh_tokens", {
+  id: text("id").primaryKey(),
+  sessionId: text("session_id").notNull().references(() => sessions.id, { onDelete: "cascade" }),
+  secretHash: text("secret_hash").notNull(),
+  createdAt: createdAt(),
+  rotatedAt: at("rotated_at"),
+}, (t) => [index("refresh_tokens_session_idx").on(t.sessionId)]);
+
+/** Browsers a user has signed in from, recognised by a device cookie and user agent. */
+export const devices = pgTable("devices", {
+  id: text("id").primaryKey(),
+  userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+  tokenHash: text("token_hash").notNull().unique(),
+  userAgent: text("user_agent"),
+  firstSeenAt: at("first_seen_at").notNull().defaultNow(),
+  lastSeenAt: at("last_seen_at").notNull().defaultNow(),
+  lastIp: text("last_ip"),
+}, (t) => [index("devices_user_idx").on(t.userId)]);
+
+/** TOTP time steps already accepted per user: the primary key makes each step single-use. */
+export const totpUsedSteps = pgTable("totp_used_steps", {
+  userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+  step: bigint("step", { mode: "number" }).notNull(),
+  usedAt: createdAt(),
+}, (t) => [primaryKey({ columns: [t.userId, t.step] })]);
+
+/** Single-use 2FA backup codes, stored as SHA-256 (they are long random strings). */
+export const backupCodes = pgTable("backup_codes", {
+  id: text("id").primaryKey(),
+  userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+  codeHash: text("code_hash").notNull(),
+  createdAt: createdAt(),
+  usedAt: at("used_at"),
+}, (t) => [index("backup_codes_user_idx").on(t.userId)]);
+
+/**
+ * Short-lived single-use tokens: the password step of a 2FA login (`mfa`), first-run setup,
+ * password resets. Only the hash is stored.
+ */
+export const oneTimeTokens = pgTable("one_time_tokens", {
+  id: text("id").primaryKey(),
+  purpose: text("purpose", { enum: ["mfa", "setup", "password_reset"] }).notNull(),
+  userId: text("user_id").references(() => users.id, { onDelete: "cascade" }),
+  tokenHash: text("token_hash").notNull().unique(),
+  /** Purpose-specific facts (device, IP) that are not secret. */
+  data: jsonb("data").$type<Record<string, unknown>>().notNull().default({}),
+  failedAttempts: integer("failed_attempts").notNull().default(0),
+  createdAt: createdAt(),
+  expiresAt: at("expires_at").notNull(),
+  usedAt: at("used_at"),
+});
+
+/** Failed sign-in counters per account and per IP; in the database so restarts keep them. */
+export const loginThrottles = pgTable("login_throttles", {
+  key: text("key").primaryKey(),
+  failures: integer("failures").notNull().default(0),
+  windowStartedAt: at("window_started_at").notNull().defaultNow(),
+  blockedUntil: at("blocked_until"),
+});

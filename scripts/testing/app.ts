@@ -2,12 +2,12 @@ import { Writable } from "node:stream";
 import type { Hono } from "hono";
 import { getConnInfo, serveStatic } from "hono/bun";
 import { createApp } from "../../api/app.ts";
-import { createSecrets, generateKeyringEntry } from "../../api/auth/secrets.ts";
+import { generateKeyringEntry } from "../../api/auth/secrets.ts";
+import { buildAppDeps } from "../../api/build-deps.ts";
 import { readConfig } from "../../api/config.ts";
 import type { AppDeps, AppEnv } from "../../api/deps.ts";
 import { createLogger } from "../../api/log.ts";
 import { startReadiness } from "../../api/readiness.ts";
-import { CADDIS_VERSION } from "../../api/version.ts";
 import type { Database } from "../../db/client.ts";
 import { openTestDatabase, type TestDatabase } from "./db.ts";
 
@@ -23,7 +23,7 @@ export interface TestApp {
 
 /** Builds a test app; pass `database` to share one across apps in the same file. */
 export async function createTestApp(
-  options: { database?: TestDatabase; env?: Record<string, string> } = {},
+  options: { database?: TestDatabase; env?: Record<string, string>; now?: () => Date } = {},
 ): Promise<TestApp> {
   const database = options.database ?? (await openTestDatabase());
   const config = readConfig({
@@ -43,18 +43,18 @@ export async function createTestApp(
   const log = createLogger({ level: "debug" }, sink);
   const readiness = startReadiness(database as Database, log);
   await readiness.firstAttempt;
-  const deps: AppDeps = {
-    runtime: { name: "bun", version: Bun.version },
-    serveStatic,
-    clientAddress: (c) => getConnInfo(c).remote.address,
+  const deps = await buildAppDeps({
+    adapters: {
+      runtime: { name: "bun", version: Bun.version },
+      serveStatic,
+      clientAddress: (c) => getConnInfo(c).remote.address,
+    },
     config,
     log,
     database,
     readiness,
-    secrets: await createSecrets(config.keyring),
-    version: CADDIS_VERSION,
-    now: () => new Date(),
-  };
+    now: options.now,
+  });
   return {
     app: createApp(deps),
     deps,

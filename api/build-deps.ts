@@ -1,0 +1,32 @@
+import type { Database } from "../db/client.ts";
+import { createAccessTokens } from "./auth/jwt.ts";
+import { createSecrets } from "./auth/secrets.ts";
+import { sessionValidator } from "./auth/sessions.ts";
+import type { Config } from "./config.ts";
+import type { AppDeps, RuntimeAdapters } from "./deps.ts";
+import type { Logger } from "./log.ts";
+import type { Readiness } from "./readiness.ts";
+import { CADDIS_VERSION } from "./version.ts";
+
+/** Assembles the app's dependencies once; `npm start` and the test harness share this. */
+export async function buildAppDeps(parts: {
+  adapters: RuntimeAdapters;
+  config: Config;
+  log: Logger;
+  database: Database;
+  readiness: Readiness;
+  now?: () => Date;
+}): Promise<AppDeps> {
+  return {
+    ...parts.adapters,
+    config: parts.config,
+    log: parts.log,
+    database: parts.database,
+    readiness: parts.readiness,
+    secrets: await createSecrets(parts.config.keyring),
+    accessTokens: await createAccessTokens(parts.config.secretKey),
+    validateSession: sessionValidator(parts.database.db),
+    version: CADDIS_VERSION,
+    now: parts.now ?? (() => new Date()),
+  };
+}

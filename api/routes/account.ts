@@ -1,0 +1,50 @@
+import { Hono } from "hono";
+import { requireAuth } from "../auth/authenticate.ts";
+import type { AppDeps, AppEnv } from "../deps.ts";
+import { auditContextOf } from "../request-context.ts";
+import {
+  beginTotpSetup,
+  changePassword,
+  disableTotp,
+  enableTotp,
+  regenerateBackupCodes,
+  totpStatus,
+} from "../services/account.ts";
+import {
+  ChangePasswordInput,
+  DisableTotpInput,
+  EnableTotpInput,
+  RegenerateBackupCodesInput,
+} from "../services/auth-inputs.ts";
+import { validate } from "../validate.ts";
+
+/** `/api/v1/auth/…` routes that manage the caller's own credentials and second factor. */
+export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
+  const routes = new Hono<AppEnv>();
+
+  routes.post("/password", validate("json", ChangePasswordInput), async (c) => {
+    await changePassword(deps, auditContextOf(c), requireAuth(c), c.req.valid("json"));
+    return c.body(null, 204);
+  });
+
+  routes.get("/2fa", async (c) => c.json(await totpStatus(deps, requireAuth(c))));
+
+  routes.post("/2fa/setup", async (c) => c.json(await beginTotpSetup(deps, requireAuth(c))));
+
+  routes.post("/2fa/enable", validate("json", EnableTotpInput), async (c) => {
+    const { code } = c.req.valid("json");
+    return c.json(await enableTotp(deps, auditContextOf(c), requireAuth(c), code));
+  });
+
+  routes.post("/2fa/disable", validate("json", DisableTotpInput), async (c) => {
+    await disableTotp(deps, auditContextOf(c), requireAuth(c), c.req.valid("json"));
+    return c.body(null, 204);
+  });
+
+  routes.post("/2fa/backup-codes", validate("json", RegenerateBackupCodesInput), async (c) => {
+    const { password } = c.req.valid("json");
+    return c.json(await regenerateBackupCodes(deps, auditContextOf(c), requireAuth(c), password));
+  });
+
+  return routes;
+}

@@ -1,0 +1,17 @@
+import { Hono } from "hono";
+import type { AppDeps, AppEnv } from "../deps.ts";
+import { auditContextOf } from "../request-context.ts";
+import { SetupInput } from "../services/auth-inputs.ts";
+import { completeSetup } from "../services/setup.ts";
+import { validate } from "../validate.ts";
+import { tokenBody } from "./auth.ts";
+
+/** `POST /api/v1/setup`: first-run creation of the superuser and tenant, answered like a login. */
+export function setupRoutes(deps: AppDeps): Hono<AppEnv> {
+  const routes = new Hono<AppEnv>();
+  routes.post("/setup", validate("json", SetupInput), async (c) => {
+    const result = await completeSetup(deps, auditContextOf(c), c.req.valid("json"));
+    return c.json(tokenBody(result.tokens), 201);
+  });
+  return routes;
+}

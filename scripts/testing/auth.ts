@@ -1,0 +1,42 @@
+import { prepareSetup } from "../../api/services/setup.ts";
+import type { TestApp } from "./app.ts";
+
+/** A strong password that passes the policy; tests use it unless they test the policy. */
+export const TEST_PASSWORD = "vivid-otter-parade-71";
+
+/** Sends JSON to the test app, with an Origin of the app's own when cookies are passed. */
+export function postJson(
+  t: TestApp,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  return Promise.resolve(t.app.request(path, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  }));
+}
+
+/** Completes first-run setup and returns the superuser's tokens. */
+export async function setupSuperuser(
+  t: TestApp,
+  email = "root@example.com",
+): Promise<{ accessToken: string; refreshToken: string }> {
+  const url = await prepareSetup(t.deps);
+  if (!url) throw new Error("setup already done in this database");
+  const token = new URL(url).searchParams.get("token") ?? "";
+  const res = await postJson(t, "/api/v1/setup", {
+    token,
+    email,
+    password: TEST_PASSWORD,
+    tenantName: "Acme",
+  });
+  if (res.status !== 201) throw new Error(`setup failed: ${res.status} ${await res.text()}`);
+  return await res.json() as { accessToken: string; refreshToken: string };
+}
+
+/** Bearer header for an access token. */
+export function bearer(accessToken: string): Record<string, string> {
+  return { authorization: `Bearer ${accessToken}` };
+}
