@@ -1,10 +1,44 @@
 /** @jsxImportSource hono/jsx */
 import { Hono } from "hono";
 import type { AppDeps, AppEnv } from "../api/deps.ts";
+import { statusReport } from "../api/services/status.ts";
+import { assets, STATIC_ROOT } from "./assets.ts";
+import { StatusPage } from "./pages/status.tsx";
+
+const STATIC_PREFIX = "/static/";
 
 /** The htmx web panel: pages and static assets. */
-export function webRoutes(_deps: AppDeps): Hono<AppEnv> {
+export function webRoutes(deps: AppDeps): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
-  routes.get("/status", (c) => c.html(<p>status</p>));
+
+  // `use`, not `get`: a file that is not there falls through to the app's JSON 404, and the
+  // not-found handler does not mistake a catch-all GET for "this path exists, wrong method".
+  routes.use(
+    `${STATIC_PREFIX}*`,
+    deps.serveStatic({
+      root: STATIC_ROOT,
+      rewriteRequestPath: (path) => path.slice(STATIC_PREFIX.length - 1),
+      onFound: (_path, c) => {
+        const file = c.req.path.slice(STATIC_PREFIX.length);
+        // Only the exact content version may be cached forever; any other URL must revalidate,
+        // or a stale `?v=` could pin an old file in a browser for a year.
+        c.header(
+          "Cache-Control",
+          assets.isCurrent(file, c.req.query("v"))
+            ? "public, max-age=31536000, immutable"
+            : "no-cache",
+        );
+      },
+    }),
+  );
+
+  // Until the dashboard exists, the status page is the panel's front page.
+  routes.get("/", (c) => c.redirect("/status"));
+
+  routes.get("/status", async (c) => {
+    const report = await statusReport(deps);
+    return c.html(<StatusPage report={report} />, report.ready ? 200 : 503);
+  });
+
   return routes;
 }
