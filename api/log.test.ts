@@ -45,3 +45,11 @@ test("logs errors with their message but redacts secret fields attached to them"
   expect(text()).toContain("boom");
   expect(text()).not.toContain("tok-ZZZ");
 });
+
+test("drops bound query parameters from database errors", () => {
+  const { log, text } = capture();
+  const err = new Error('Failed query: insert into "users" values ($1, $2)\nparams: usr_1,$argon2id$v=19$hash-AAA');
+  log.error({ err }, "query failed");
+  expect(text()).toContain("Failed query");
+  expect(text()).not.toContain("hash-AAA");
+});

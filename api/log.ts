@@ -14,7 +14,12 @@ export function scrubSecrets(value: unknown, depth = 0): unknown {
   if (depth > MAX_DEPTH) return "[depth limit]";
   if (Array.isArray(value)) return value.map((item) => scrubSecrets(item, depth + 1));
   if (value instanceof Error) {
-    return { type: value.name, message: value.message, stack: value.stack };
+    return {
+      type: value.name,
+      message: scrubQueryParams(value.message),
+      stack: value.stack && scrubQueryParams(value.stack),
+      cause: value.cause === undefined ? undefined : scrubSecrets(value.cause, depth + 1),
+    };
   }
   if (value && typeof value === "object") {
     const out: Record<string, unknown> = {};
@@ -25,6 +30,14 @@ export function scrubSecrets(value: unknown, depth = 0): unknown {
   }
   if (typeof value === "string") return scrubUrlPassword(value);
   return value;
+}
+
+/**
+ * Drizzle's "Failed query" errors append every bound parameter, which can be password hashes,
+ * token hashes or ciphertexts; the SQL text is kept, the values are not.
+ */
+function scrubQueryParams(text: string): string {
+  return text.replace(/\nparams: [^\n]*/g, `\nparams: ${REDACTED}`);
 }
 
 /** Hides the password in a connection string such as `postgres://user:pw@host/db`. */

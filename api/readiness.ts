@@ -66,7 +66,11 @@ export function startReadiness(
       try {
         await withTimeout(database.db.execute(sql`select 1`), PING_TIMEOUT_MS);
         reachable = true;
-        applied = await withTimeout(appliedMigrationCount(database.db), PING_TIMEOUT_MS);
+        // Once this process has migrated, the count is known; asking again would double the
+        // cost of a probe that load balancers call several times a second.
+        applied = migrated
+          ? shipped
+          : await withTimeout(appliedMigrationCount(database.db), PING_TIMEOUT_MS);
       } catch {
         // Unreachable is the answer here, not an error: the report says so.
       }

@@ -35,12 +35,14 @@ export function originCheck(deps: AppDeps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     if (UNSAFE_METHODS.has(c.req.method) && c.req.header("cookie")) {
       const origin = c.req.header("origin");
-      const host = c.req.header("host");
+      // The host the browser addressed (Caddy passes Host through); the scheme may differ
+      // behind a TLS-terminating proxy, so only the host is compared.
+      const host = new URL(c.req.url).host;
       let allowed = false;
       if (origin && origin !== "null") {
         try {
           const parsed = new URL(origin);
-          allowed = parsed.origin === publicOrigin || (host !== undefined && parsed.host === host);
+          allowed = parsed.origin === publicOrigin || parsed.host === host;
         } catch {
           allowed = false;
         }

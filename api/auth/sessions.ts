@@ -154,7 +154,8 @@ export function sessionValidator(db: Db) {
 
   /** The session's user when the session is live, else undefined. */
   return async (sessionId: string, userId: string, now: Date): Promise<SessionUser | undefined> => {
-    const [row] = await lookup.execute({ sessionId, userId, now });
+    // An ISO string, not a Date: postgres-js does not encode Dates bound to placeholders.
+    const [row] = await lookup.execute({ sessionId, userId, now: now.toISOString() });
     if (!row) return undefined;
     if (now.getTime() - row.lastSeenAt.getTime() > LAST_SEEN_RESOLUTION_MS) {
       await db.update(sessions).set({ lastSeenAt: now }).where(eq(sessions.id, sessionId));

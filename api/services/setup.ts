@@ -1,4 +1,4 @@
-import { and, eq, isNull, sql } from "drizzle-orm";
+import { and, eq, gt, isNull, sql } from "drizzle-orm";
 import { newId } from "../../db/ids.ts";
 import { memberships, oneTimeTokens, tenants } from "../../db/schema.ts";
 import { hashToken, randomSecret } from "../auth/tokens.ts";
@@ -57,7 +57,7 @@ export async function completeSetup(
         eq(oneTimeTokens.purpose, "setup"),
         eq(oneTimeTokens.tokenHash, hashToken(input.token)),
         isNull(oneTimeTokens.usedAt),
-        sql`${oneTimeTokens.expiresAt} > ${now}`,
+        gt(oneTimeTokens.expiresAt, now),
       ))
       .returning({ id: oneTimeTokens.id });
     if (!token) {
