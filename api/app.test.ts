@@ -30,7 +30,9 @@ function expectSecurityHeaders(res: Response) {
 }
 
 async function errorOf(res: Response) {
-  const body = (await res.json()) as { error: { code: string; message: string; requestId: string } };
+  const body = (await res.json()) as {
+    error: { code: string; message: string; requestId: string };
+  };
   expect(body.error.requestId).toBe(res.headers.get("x-request-id") ?? "");
   return body.error;
 }
@@ -45,7 +47,10 @@ describe("probes", () => {
   test("/readyz reports the database reachable and every migration applied", async () => {
     const res = await t.app.request("/readyz");
     expect(res.status).toBe(200);
-    const body = await res.json() as { status: string; migrations: { applied: number; shipped: number } };
+    const body = await res.json() as {
+      status: string;
+      migrations: { applied: number; shipped: number };
+    };
     expect(body.status).toBe("ready");
     expect(body.migrations.applied).toBe(body.migrations.shipped);
     expect(body.migrations.shipped).toBeGreaterThan(0);
@@ -157,7 +162,7 @@ describe("request ids", () => {
   });
 
   test("replaces a hostile or oversized X-Request-Id", async () => {
-    for (const hostile of ["a b\"<script>", "x".repeat(500), "id;rm -rf /"]) {
+    for (const hostile of ['a b"<script>', "x".repeat(500), "id;rm -rf /"]) {
       const res = await t.app.request("/healthz", { headers: { "x-request-id": hostile } });
       const id = res.headers.get("x-request-id") ?? "";
       expect(id).not.toBe(hostile);

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseKeyring, type Keyring } from "./auth/secrets.ts";
+import { type Keyring, parseKeyring } from "./auth/secrets.ts";
 import { parseTrustedProxies, type TrustedProxies } from "./client-ip.ts";
 
 /** Values shipped in docs and examples; a production start refuses them as secrets. */

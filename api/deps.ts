@@ -33,7 +33,11 @@ export interface AppDeps extends RuntimeAdapters {
   secrets: Secrets;
   accessTokens: AccessTokens;
   /** The per-request session check (a prepared statement). */
-  validateSession: (sessionId: string, userId: string, now: Date) => Promise<SessionUser | undefined>;
+  validateSession: (
+    sessionId: string,
+    userId: string,
+    now: Date,
+  ) => Promise<SessionUser | undefined>;
   version: string;
   /** The clock; tests replace it. */
   now: () => Date;

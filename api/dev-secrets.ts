@@ -21,7 +21,9 @@ export interface DevSecrets {
  * generating and saving any that are not there yet (mode 0600), so restarts keep their
  * sessions and encrypted data. Production never reaches this: missing secrets stop the start.
  */
-export async function ensureDevSecrets(env: Record<string, string | undefined>): Promise<DevSecrets> {
+export async function ensureDevSecrets(
+  env: Record<string, string | undefined>,
+): Promise<DevSecrets> {
   const dataDir = env.CADDIS_DATA_DIR || "./data";
   const file = join(dataDir, "secrets.env");
   const saved = parseEnvFile(await readFile(file, "utf8").catch(ignoreMissing));

@@ -2,7 +2,7 @@ import type { Context, Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { isDatabaseUnavailable } from "./db-errors.ts";
 import type { AppEnv } from "./deps.ts";
-import { AppError, type ErrorCode, errorBody } from "./errors.ts";
+import { AppError, errorBody, type ErrorCode } from "./errors.ts";
 import type { Logger } from "./log.ts";
 
 const CODE_FOR_HTTP_STATUS: Record<number, ErrorCode> = {

@@ -33,7 +33,10 @@ test("redacts secret-named fields at any depth", () => {
 
 test("hides passwords in connection strings, in fields and in messages", () => {
   const { log, text } = capture();
-  log.error({ url: "postgres://caddis:s3cr3t-pw@db.internal:5432/caddis" }, "cannot reach postgres://caddis:s3cr3t-pw@db.internal/x");
+  log.error(
+    { url: "postgres://caddis:s3cr3t-pw@db.internal:5432/caddis" },
+    "cannot reach postgres://caddis:s3cr3t-pw@db.internal/x",
+  );
   expect(text()).not.toContain("s3cr3t-pw");
   expect(text()).toContain("db.internal");
 });
@@ -48,7 +51,9 @@ test("logs errors with their message but redacts secret fields attached to them"
 
 test("drops bound query parameters from database errors", () => {
   const { log, text } = capture();
-  const err = new Error('Failed query: insert into "users" values ($1, $2)\nparams: usr_1,$argon2id$v=19$hash-AAA');
+  const err = new Error(
+    'Failed query: insert into "users" values ($1, $2)\nparams: usr_1,$argon2id$v=19$hash-AAA',
+  );
   log.error({ err }, "query failed");
   expect(text()).toContain("Failed query");
   expect(text()).not.toContain("hash-AAA");

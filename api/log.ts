@@ -63,7 +63,12 @@ export function createLogger(
       hooks: {
         // Messages are scrubbed too: a URL with a password in it must not slip through.
         logMethod(args, method) {
-          method.apply(this, args.map((a) => (typeof a === "string" ? scrubUrlPassword(a) : a)) as Parameters<typeof method>);
+          method.apply(
+            this,
+            args.map((a) => (typeof a === "string" ? scrubUrlPassword(a) : a)) as Parameters<
+              typeof method
+            >,
+          );
         },
       },
     },

@@ -20,31 +20,38 @@ function env(extra: Record<string, string> = {}) {
   return { CADDIS_DATA_DIR: dataDir, CADDIS_PORT: "0", ...extra };
 }
 
-test("starts on the embedded database, serves /status, and keeps its data across a restart", async () => {
-  const first = await startServerProcess(entry, env());
-  try {
-    const status = await fetch(`${first.url}/api/v1/status`);
-    expect(status.status).toBe(200);
-    const report = await status.json() as { runtime: { name: string }; database: { kind: string } };
-    expect(report).toMatchObject({ runtime: { name: "bun" }, database: { kind: "embedded" } });
-    expect((await fetch(`${first.url}/status`)).status).toBe(200);
-    expect(first.output()).toContain("Development secrets were generated");
-  } finally {
-    expect(await first.stop()).toBe(0);
-  }
-  expect((await stat(join(dataDir, "secrets.env"))).mode & 0o777).toBe(0o600);
-  expect((await stat(dataDir)).mode & 0o777).toBe(0o700);
+test(
+  "starts on the embedded database, serves /status, and keeps its data across a restart",
+  async () => {
+    const first = await startServerProcess(entry, env());
+    try {
+      const status = await fetch(`${first.url}/api/v1/status`);
+      expect(status.status).toBe(200);
+      const report = await status.json() as {
+        runtime: { name: string };
+        database: { kind: string };
+      };
+      expect(report).toMatchObject({ runtime: { name: "bun" }, database: { kind: "embedded" } });
+      expect((await fetch(`${first.url}/status`)).status).toBe(200);
+      expect(first.output()).toContain("Development secrets were generated");
+    } finally {
+      expect(await first.stop()).toBe(0);
+    }
+    expect((await stat(join(dataDir, "secrets.env"))).mode & 0o777).toBe(0o600);
+    expect((await stat(dataDir)).mode & 0o777).toBe(0o700);
 
-  const second = await startServerProcess(entry, env());
-  try {
-    const ready = await fetch(`${second.url}/readyz`);
-    expect(ready.status).toBe(200);
-    // Same secrets file, same database: nothing regenerated, nothing re-initialised.
-    expect(second.output()).not.toContain("Development secrets were generated");
-  } finally {
-    expect(await second.stop()).toBe(0);
-  }
-}, 90_000);
+    const second = await startServerProcess(entry, env());
+    try {
+      const ready = await fetch(`${second.url}/readyz`);
+      expect(ready.status).toBe(200);
+      // Same secrets file, same database: nothing regenerated, nothing re-initialised.
+      expect(second.output()).not.toContain("Development secrets were generated");
+    } finally {
+      expect(await second.stop()).toBe(0);
+    }
+  },
+  90_000,
+);
 
 test("refuses to start in production without secrets, naming each missing one", async () => {
   const proc = Bun.spawn(entry, {

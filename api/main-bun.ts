@@ -26,7 +26,10 @@ const server = Bun.serve({
   // The app enforces its own (smaller) limit with a clear 413; this only bounds the runtime.
   maxRequestBodySize: config.bodyLimitBytes + 64 * 1024,
 });
-log.info({ url: `http://${server.hostname}:${server.port}` }, `Caddis is listening on http://${server.hostname}:${server.port}`);
+log.info(
+  { url: `http://${server.hostname}:${server.port}` },
+  `Caddis is listening on http://${server.hostname}:${server.port}`,
+);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, async () => {

@@ -20,7 +20,10 @@ const server = Deno.serve({
   hostname: config.host,
   port: config.port,
   onListen: ({ hostname, port }) => {
-    log.info({ url: `http://${hostname}:${port}` }, `Caddis is listening on http://${hostname}:${port}`);
+    log.info(
+      { url: `http://${hostname}:${port}` },
+      `Caddis is listening on http://${hostname}:${port}`,
+    );
   },
 }, app.fetch);
 

@@ -15,11 +15,13 @@ import { waitFor } from "../scripts/testing/wait.ts";
 // server, or CADDIS_TEST_POSTGRES_URL during the embedded pass (.ci/run sets it).
 const SERVER_URL = TEST_DATABASE_URL ?? process.env.CADDIS_TEST_POSTGRES_URL;
 if (!SERVER_URL) {
-  const reason = "outage tests need a PostgreSQL server: set DATABASE_URL or CADDIS_TEST_POSTGRES_URL";
-  if (IN_CI) test("a PostgreSQL outage", () => {
-    throw new Error(`${reason} (CI=true turns this skip into a failure)`);
-  });
-  else console.warn(`skip: ${reason}`);
+  const reason =
+    "outage tests need a PostgreSQL server: set DATABASE_URL or CADDIS_TEST_POSTGRES_URL";
+  if (IN_CI) {
+    test("a PostgreSQL outage", () => {
+      throw new Error(`${reason} (CI=true turns this skip into a failure)`);
+    });
+  } else console.warn(`skip: ${reason}`);
 }
 
 describe.skipIf(!SERVER_URL)("a PostgreSQL outage", () => {
@@ -66,17 +68,26 @@ describe.skipIf(!SERVER_URL)("a PostgreSQL outage", () => {
 
   test("recovers by itself when the database comes back, migrating on the way", async () => {
     await proxy.up();
-    await waitFor("readyz to answer 200", async () => (await t.app.request("/readyz")).status === 200);
+    await waitFor(
+      "readyz to answer 200",
+      async () => (await t.app.request("/readyz")).status === 200,
+    );
     expect(t.deps.readiness.migrated).toBe(true);
     expect((await t.app.request("/test/query")).status).toBe(200);
   }, 60_000);
 
   test("answers 503 during a later outage and recovers again", async () => {
     await proxy.down();
-    await waitFor("queries to fail with 503", async () => (await t.app.request("/test/query")).status === 503);
+    await waitFor(
+      "queries to fail with 503",
+      async () => (await t.app.request("/test/query")).status === 503,
+    );
     expect((await t.app.request("/readyz")).status).toBe(503);
     await proxy.up();
-    await waitFor("queries to work again", async () => (await t.app.request("/test/query")).status === 200);
+    await waitFor(
+      "queries to work again",
+      async () => (await t.app.request("/test/query")).status === 200,
+    );
     expect((await t.app.request("/readyz")).status).toBe(200);
   }, 60_000);
 });

@@ -42,7 +42,9 @@ export function startReadiness(
       await database.migrate();
       migrated = true;
       log.info({ database: database.kind, migrations: shipped }, "database ready");
-      await onMigrated?.().catch((err) => log.error({ err }, "start-up task after migration failed"));
+      await onMigrated?.().catch((err) =>
+        log.error({ err }, "start-up task after migration failed")
+      );
     } catch (err) {
       if (stopped) return;
       log.error(

@@ -17,7 +17,8 @@ import {
 export const auditLog = pgTable("audit_log", {
   seq: bigint("seq", { mode: "number" }).primaryKey(),
   id: text("id").notNull().unique(),
-  occurredAt: timestamp("occurred_at", { withTimezone: true, precision: 3, mode: "date" }).notNull(),
+  occurredAt: timestamp("occurred_at", { withTimezone: true, precision: 3, mode: "date" })
+    .notNull(),
   actorKind: text("actor_kind", { enum: ["user", "api_token", "agent", "system", "anonymous"] })
     .notNull(),
   actorId: text("actor_id"),
@@ -66,11 +67,20 @@ export const users = pgTable("users", {
 });
 
 /** Which tenants a user belongs to (roles arrive with RBAC). */
-export const memberships = pgTable("memberships", {
-  tenantId: text("tenant_id").notNull().references(() => tenants.id, { onDelete: "cascade" }),
-  userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
-  createdAt: createdAt(),
-}, (t) => [primaryKey({ columns: [t.tenantId, t.userId] }), index("memberships_user_idx").on(t.userId)]);
+export const memberships = pgTable(
+  "memberships",
+  {
+    tenantId: text("tenant_id").notNull().references(() => tenants.id, { onDelete: "cascade" }),
+    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    createdAt: createdAt(),
+  },
+  (
+    t,
+  ) => [
+    primaryKey({ columns: [t.tenantId, t.userId] }),
+    index("memberships_user_idx").on(t.userId),
+  ],
+);
 
 /**
  * A signed-in session: one per login, living at most 7 days. Access tokens name it (`sid`), so

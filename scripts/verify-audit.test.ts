@@ -29,17 +29,21 @@ function runCli() {
   return { code: proc.exitCode, out: proc.stdout.toString() + proc.stderr.toString() };
 }
 
-test("verify-audit CLI reports an intact chain with exit 0, then a tampered row with exit 1", async () => {
-  const intact = runCli();
-  expect(intact.out).toContain("intact: 3 rows");
-  expect(intact.code).toBe(0);
+test(
+  "verify-audit CLI reports an intact chain with exit 0, then a tampered row with exit 1",
+  async () => {
+    const intact = runCli();
+    expect(intact.out).toContain("intact: 3 rows");
+    expect(intact.code).toBe(0);
 
-  const pglite = new PGlite(join(dataDir, "pglite"));
-  await pglite.exec(`alter table audit_log disable trigger user;
+    const pglite = new PGlite(join(dataDir, "pglite"));
+    await pglite.exec(`alter table audit_log disable trigger user;
     update audit_log set action = 'hosts.delete' where seq = 2;`);
-  await pglite.close();
+    await pglite.close();
 
-  const broken = runCli();
-  expect(broken.out).toContain("BROKEN at seq 2");
-  expect(broken.code).toBe(1);
-}, 60_000);
+    const broken = runCli();
+    expect(broken.out).toContain("BROKEN at seq 2");
+    expect(broken.code).toBe(1);
+  },
+  60_000,
+);

@@ -17,7 +17,9 @@ try {
   if (result.ok) {
     const head = result.head ? `head seq ${result.head.seq} hash ${result.head.hash}` : "empty log";
     console.log(`audit chain intact: ${result.rowsChecked} rows checked; ${head}`);
-    console.log("Record the head elsewhere: a later run that shows an older head means rows were cut off.");
+    console.log(
+      "Record the head elsewhere: a later run that shows an older head means rows were cut off.",
+    );
   } else {
     const broken = result.firstBroken;
     console.error(`audit chain BROKEN at seq ${broken?.seq}: ${broken?.reason}`);

@@ -48,7 +48,10 @@ export function originCheck(deps: AppDeps): MiddlewareHandler<AppEnv> {
         }
       }
       if (!allowed) {
-        throw new AppError("forbidden", "Cross-origin request refused: Origin does not match this site");
+        throw new AppError(
+          "forbidden",
+          "Cross-origin request refused: Origin does not match this site",
+        );
       }
     }
     await next();
@@ -58,6 +61,8 @@ export function originCheck(deps: AppDeps): MiddlewareHandler<AppEnv> {
 /** The authenticated caller, or a 401 for anonymous requests. */
 export function requireAuth(c: { get(key: "auth"): AppEnv["Variables"]["auth"] }) {
   const auth = c.get("auth");
-  if (!auth) throw new AppError("unauthenticated", "Sign in first: this needs a valid access token");
+  if (!auth) {
+    throw new AppError("unauthenticated", "Sign in first: this needs a valid access token");
+  }
   return auth;
 }

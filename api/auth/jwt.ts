@@ -48,7 +48,11 @@ export async function createAccessTokens(secretKey: Uint8Array): Promise<AccessT
         exp: iat + ACCESS_TOKEN_TTL_SECONDS,
       };
       const payload = encodeBase64urlNoPadding(encoder.encode(JSON.stringify(claims)));
-      const signature = await crypto.subtle.sign("HMAC", key, encoder.encode(`${HEADER}.${payload}`));
+      const signature = await crypto.subtle.sign(
+        "HMAC",
+        key,
+        encoder.encode(`${HEADER}.${payload}`),
+      );
       return `${HEADER}.${payload}.${encodeBase64urlNoPadding(new Uint8Array(signature))}`;
     },
     async verify(token, now) {

@@ -51,7 +51,12 @@ export async function createSession(
 async function issueRefreshToken(tx: Tx, sessionId: string, now: Date): Promise<string> {
   const id = newId("rt");
   const secret = randomSecret(32);
-  await tx.insert(refreshTokens).values({ id, sessionId, secretHash: hashToken(secret), createdAt: now });
+  await tx.insert(refreshTokens).values({
+    id,
+    sessionId,
+    secretHash: hashToken(secret),
+    createdAt: now,
+  });
   return `${id}.${secret}`;
 }
 

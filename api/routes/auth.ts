@@ -12,7 +12,7 @@ import type { AppDeps, AppEnv } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { auditContextOf } from "../request-context.ts";
 import { LoginInput, MfaVerifyInput, RefreshInput } from "../services/auth-inputs.ts";
-import { completeMfa, type LoginResult, login, type MfaResult } from "../services/auth-login.ts";
+import { completeMfa, login, type LoginResult, type MfaResult } from "../services/auth-login.ts";
 import {
   listSessions,
   logout,
@@ -55,7 +55,10 @@ function loginResponse(c: Context<AppEnv>, result: LoginResult | MfaResult) {
     case "invalid":
       throw new AppError("unauthenticated", INVALID_LOGIN);
     case "invalid_token":
-      throw new AppError("unauthenticated", "The sign-in attempt expired or is invalid; sign in again");
+      throw new AppError(
+        "unauthenticated",
+        "The sign-in attempt expired or is invalid; sign in again",
+      );
     case "wrong_code":
       throw new AppError(
         "unauthenticated",
@@ -87,7 +90,10 @@ export function authRoutes(deps: AppDeps): Hono<AppEnv> {
     if (!token) {
       const parsed = RefreshInput.safeParse(await c.req.json().catch(() => undefined));
       if (!parsed.success) {
-        throw new AppError("unauthenticated", "No refresh token: send {refreshToken} or the cookie");
+        throw new AppError(
+          "unauthenticated",
+          "No refresh token: send {refreshToken} or the cookie",
+        );
       }
       token = parsed.data.refreshToken;
     }
@@ -124,7 +130,10 @@ export function authRoutes(deps: AppDeps): Hono<AppEnv> {
     });
   });
 
-  routes.get("/sessions", async (c) => c.json({ sessions: await listSessions(deps, requireAuth(c)) }));
+  routes.get(
+    "/sessions",
+    async (c) => c.json({ sessions: await listSessions(deps, requireAuth(c)) }),
+  );
 
   routes.delete("/sessions/:id", async (c) => {
     await revokeOwnSession(deps, auditContextOf(c), requireAuth(c), c.req.param("id"));

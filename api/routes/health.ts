@@ -11,7 +11,10 @@ export function healthRoutes(deps: AppDeps): Hono<AppEnv> {
 
   routes.get("/readyz", async (c) => {
     const report = await deps.readiness.check();
-    return c.json({ status: report.ready ? "ready" : "unavailable", ...report }, report.ready ? 200 : 503);
+    return c.json(
+      { status: report.ready ? "ready" : "unavailable", ...report },
+      report.ready ? 200 : 503,
+    );
   });
 
   return routes;

@@ -108,7 +108,9 @@ export async function disableTotp(
     if (!(await verifyAndConsumeTotp(tx, { userId: user.id, secret, code: input.code, now }))) {
       throw new AppError("invalid_input", "code: is not valid", { code: "is not valid" });
     }
-    await tx.update(users).set({ totpEnabledAt: null, totpSecret: null }).where(eq(users.id, user.id));
+    await tx.update(users).set({ totpEnabledAt: null, totpSecret: null }).where(
+      eq(users.id, user.id),
+    );
     await tx.delete(backupCodes).where(eq(backupCodes.userId, user.id));
     await recordAudit(tx, audit, {
       action: "auth.2fa_disable",

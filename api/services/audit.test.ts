@@ -26,8 +26,14 @@ async function auditCount(): Promise<number> {
 
 describe("recording", () => {
   test("chains each row to the previous one with a gap-free sequence", async () => {
-    const first = await recordAuditNow(database.db, ctx, { action: "sites.create", outcome: "success" });
-    const second = await recordAuditNow(database.db, ctx, { action: "sites.delete", outcome: "denied" });
+    const first = await recordAuditNow(database.db, ctx, {
+      action: "sites.create",
+      outcome: "success",
+    });
+    const second = await recordAuditNow(database.db, ctx, {
+      action: "sites.delete",
+      outcome: "denied",
+    });
     expect(second.seq).toBe(first.seq + 1);
     expect(second.prevHash).toBe(first.hash);
     if (first.seq === 1) expect(first.prevHash).toBe(GENESIS_HASH);
@@ -35,7 +41,10 @@ describe("recording", () => {
   });
 
   test("takes its time from the database clock, to the millisecond", async () => {
-    const row = await recordAuditNow(database.db, ctx, { action: "auth.login", outcome: "success" });
+    const row = await recordAuditNow(database.db, ctx, {
+      action: "auth.login",
+      outcome: "success",
+    });
     const [stored] = await database.rawSql(
       `select (extract(epoch from occurred_at) * 1000)::bigint as ms,
               (extract(epoch from now()) * 1000)::bigint as now_ms
@@ -50,9 +59,15 @@ describe("recording", () => {
     const row = await recordAuditNow(database.db, ctx, {
       action: "users.update",
       outcome: "success",
-      details: { email: "a@example.com", password: "hunter2-hunter2", nested: { apiToken: "cdt_x" } },
+      details: {
+        email: "a@example.com",
+        password: "hunter2-hunter2",
+        nested: { apiToken: "cdt_x" },
+      },
     });
-    const [stored] = await database.rawSql(`select details::text as d from audit_log where seq = ${row.seq}`);
+    const [stored] = await database.rawSql(
+      `select details::text as d from audit_log where seq = ${row.seq}`,
+    );
     expect(String(stored?.d)).not.toContain("hunter2");
     expect(String(stored?.d)).not.toContain("cdt_x");
     expect(String(stored?.d)).toContain("a@example.com");
@@ -78,12 +93,15 @@ describe("recording", () => {
 
   test("keeps the chain intact under concurrent writers", async () => {
     await Promise.all(
-      Array.from({ length: 20 }, (_, i) =>
-        recordAuditNow(database.db, { ...ctx, requestId: `par-${i}` }, {
-          action: "sites.update",
-          outcome: "success",
-          details: { i },
-        })),
+      Array.from(
+        { length: 20 },
+        (_, i) =>
+          recordAuditNow(database.db, { ...ctx, requestId: `par-${i}` }, {
+            action: "sites.update",
+            outcome: "success",
+            details: { i },
+          }),
+      ),
     );
     const result = await verifyAuditChain(database.db);
     expect(result.ok).toBe(true);
@@ -92,11 +110,13 @@ describe("recording", () => {
 });
 
 describe("append-only", () => {
-  for (const statement of [
-    "update audit_log set outcome = 'success'",
-    "delete from audit_log",
-    "truncate audit_log",
-  ]) {
+  for (
+    const statement of [
+      "update audit_log set outcome = 'success'",
+      "delete from audit_log",
+      "truncate audit_log",
+    ]
+  ) {
     test(`the database rejects: ${statement}`, async () => {
       const before = await auditCount();
       expect(before).toBeGreaterThan(0);

@@ -59,7 +59,9 @@ export async function login(
   const email = normalizeEmail(input.email);
   const keys = loginThrottleKeys(email, client.audit.ip);
   const throttle = await checkThrottle(db, keys, now);
-  if (!throttle.allowed) return { kind: "throttled", retryAfterSeconds: throttle.retryAfterSeconds };
+  if (!throttle.allowed) {
+    return { kind: "throttled", retryAfterSeconds: throttle.retryAfterSeconds };
+  }
 
   const [user] = await db.select().from(users).where(eq(users.email, email)).limit(1);
   const passwordOk = user
@@ -205,7 +207,9 @@ export async function completeMfa(
     const userId = challenge.userId;
     const keys = loginThrottleKeys(challenge.email, client.audit.ip);
     const throttle = await checkThrottle(tx, keys, now);
-    if (!throttle.allowed) return { kind: "throttled", retryAfterSeconds: throttle.retryAfterSeconds };
+    if (!throttle.allowed) {
+      return { kind: "throttled", retryAfterSeconds: throttle.retryAfterSeconds };
+    }
 
     const audit = { ...client.audit, actor: { kind: "user" as const, id: userId } };
     let method: "totp" | "backup_code";

@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull, gt } from "drizzle-orm";
+import { and, desc, eq, gt, isNull } from "drizzle-orm";
 import { sessions } from "../../db/schema.ts";
 import { describeUserAgent } from "../auth/devices.ts";
 import { revokeSession, revokeUserSessions, rotateRefreshToken } from "../auth/sessions.ts";
@@ -127,7 +127,13 @@ export async function revokeOtherSessions(
 ): Promise<number> {
   const now = deps.now();
   return await deps.database.db.transaction(async (tx) => {
-    const count = await revokeUserSessions(tx, auth.userId, "signed_out_elsewhere", now, auth.sessionId);
+    const count = await revokeUserSessions(
+      tx,
+      auth.userId,
+      "signed_out_elsewhere",
+      now,
+      auth.sessionId,
+    );
     await recordAudit(tx, audit, {
       action: "auth.sessions_revoke_others",
       resourceType: "user",

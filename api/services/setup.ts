@@ -49,7 +49,9 @@ export async function completeSetup(
   const now = deps.now();
   return await deps.database.db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(${SETUP_LOCK_KEY})`);
-    if (await hasAnyUser(tx)) throw new AppError("conflict", "Setup is already complete; sign in instead");
+    if (await hasAnyUser(tx)) {
+      throw new AppError("conflict", "Setup is already complete; sign in instead");
+    }
     const [token] = await tx
       .update(oneTimeTokens)
       .set({ usedAt: now })

@@ -72,7 +72,13 @@ export async function setPassword(
     .update(users)
     .set({ passwordHash: await hashPassword(input.password), passwordChangedAt: input.now })
     .where(eq(users.id, input.userId));
-  const revoked = await revokeUserSessions(tx, input.userId, action, input.now, input.keepSessionId);
+  const revoked = await revokeUserSessions(
+    tx,
+    input.userId,
+    action,
+    input.now,
+    input.keepSessionId,
+  );
   await recordAudit(tx, audit, {
     action,
     resourceType: "user",

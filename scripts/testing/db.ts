@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import postgres from "postgres";
 import { type Database, openDatabase } from "../../db/client.ts";
-import { MIGRATIONS_FOLDER, migrateEmbedded } from "../../db/migrate.ts";
+import { migrateEmbedded, MIGRATIONS_FOLDER } from "../../db/migrate.ts";
 
 /** The PostgreSQL server the suite runs against instead of PGlite, when set. */
 export const TEST_DATABASE_URL = process.env.DATABASE_URL || undefined;
@@ -86,6 +86,8 @@ async function migrationsFingerprint(): Promise<string> {
   const names = JSON.parse(journal.toString()).entries.map((e: { tag: string }) => e.tag);
   const hash = new Bun.CryptoHasher("sha256");
   for (const name of names) hash.update(await readFile(join(MIGRATIONS_FOLDER, `${name}.sql`)));
-  hash.update(await readFile(join(import.meta.dir, "../../node_modules/@electric-sql/pglite/package.json")));
+  hash.update(
+    await readFile(join(import.meta.dir, "../../node_modules/@electric-sql/pglite/package.json")),
+  );
   return hash.digest("hex").slice(0, 16);
 }

@@ -1,4 +1,4 @@
-import { createServer, type Server, type Socket, connect } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 
 /** A loopback TCP relay that a test can take down and bring back, to simulate an outage. */
 export interface TcpProxy {
