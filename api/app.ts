@@ -3,6 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { webRoutes } from "../web/routes.tsx";
 import { authenticate, originCheck } from "./auth/authenticate.ts";
+import { twoFactorGate } from "./auth/two-factor-gate.ts";
 import type { AppDeps, AppEnv } from "./deps.ts";
 import { handleError, handleNotFound } from "./error-handler.ts";
 import { AppError } from "./errors.ts";
@@ -12,6 +13,7 @@ import { accountRoutes } from "./routes/account.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { setupRoutes } from "./routes/setup.ts";
+import { tenantRoutes } from "./routes/tenants.ts";
 import { statusRoutes } from "./routes/status.ts";
 
 /** Builds the whole HTTP app (JSON API, web panel, static files) from injected dependencies. */
@@ -36,12 +38,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use(resolveClientIp(deps, deps.config.trustedProxies));
   app.use(authenticate(deps));
   app.use(originCheck(deps));
+  app.use(twoFactorGate());
 
   app.route("/", healthRoutes(deps));
   app.route("/api/v1", statusRoutes(deps));
   app.route("/api/v1", setupRoutes(deps));
   app.route("/api/v1/auth", authRoutes(deps));
   app.route("/api/v1/auth", accountRoutes(deps));
+  app.route("/api/v1", tenantRoutes(deps));
   app.route("/", webRoutes(deps));
 
   app.onError(handleError(deps.log));

@@ -1,7 +1,7 @@
 import { and, eq, gt, isNull, ne, sql } from "drizzle-orm";
 import type { Db, Tx } from "../../db/client.ts";
 import { newId } from "../../db/ids.ts";
-import { refreshTokens, sessions, users } from "../../db/schema.ts";
+import { memberships, refreshTokens, sessions, tenants, users } from "../../db/schema.ts";
 import { hashesEqual, hashToken, randomSecret, splitToken } from "./tokens.ts";
 
 /** A session's absolute lifetime (seed: refresh tokens last 7 days); rotation never extends it. */
@@ -24,6 +24,8 @@ export interface SessionUser {
   email: string;
   isSuperuser: boolean;
   totpEnabled: boolean;
+  /** A tenant of the user requires 2FA and it is off: only enrolment is reachable. */
+  mustEnrolTotp: boolean;
 }
 
 /** Starts a session and returns it with its first refresh token (`id.secret`). */
@@ -144,6 +146,9 @@ export function sessionValidator(db: Db) {
       email: users.email,
       isSuperuser: users.isSuperuser,
       totpEnabledAt: users.totpEnabledAt,
+      tenantRequires2fa: sql<boolean>`exists (
+        select 1 from ${memberships} join ${tenants} on ${tenants.id} = ${memberships.tenantId}
+        where ${memberships.userId} = ${users.id} and ${tenants.require2fa})`,
       lastSeenAt: sessions.lastSeenAt,
     })
     .from(sessions)
@@ -171,6 +176,7 @@ export function sessionValidator(db: Db) {
       email: row.email,
       isSuperuser: row.isSuperuser,
       totpEnabled: row.totpEnabledAt !== null,
+      mustEnrolTotp: row.totpEnabledAt === null && row.tenantRequires2fa,
     };
   };
 }

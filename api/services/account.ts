@@ -82,7 +82,7 @@ export async function enableTotp(
     await tx.update(users).set({ totpEnabledAt: now }).where(eq(users.id, user.id));
     const codes = await replaceBackupCodes(tx, user.id, now);
     await recordAudit(tx, audit, {
-      action: "auth.2fa_enable",
+      action: "auth.totp_enable",
       resourceType: "user",
       resourceId: user.id,
       outcome: "success",
@@ -113,7 +113,7 @@ export async function disableTotp(
     );
     await tx.delete(backupCodes).where(eq(backupCodes.userId, user.id));
     await recordAudit(tx, audit, {
-      action: "auth.2fa_disable",
+      action: "auth.totp_disable",
       resourceType: "user",
       resourceId: user.id,
       outcome: "success",

@@ -1,3 +1,5 @@
+import { decodeBase32IgnorePadding } from "@oslojs/encoding";
+import { generateHOTP } from "@oslojs/otp";
 import { prepareSetup } from "../../api/services/setup.ts";
 import type { TestApp } from "./app.ts";
 
@@ -39,4 +41,31 @@ export async function setupSuperuser(
 /** Bearer header for an access token. */
 export function bearer(accessToken: string): Record<string, string> {
   return { authorization: `Bearer ${accessToken}` };
+}
+
+/** The TOTP code an authenticator app would show for `manualKey` at `at` (computed independently). */
+export function totpCodeAt(manualKey: string, at: Date): string {
+  return generateHOTP(
+    decodeBase32IgnorePadding(manualKey),
+    BigInt(Math.floor(at.getTime() / 30_000)),
+    6,
+  );
+}
+
+/** Turns 2FA on for the bearer of `accessToken`; returns the manual key and the backup codes. */
+export async function enableTwoFactor(
+  t: TestApp,
+  accessToken: string,
+): Promise<{ manualKey: string; backupCodes: string[] }> {
+  const setup = await t.app.request("/api/v1/auth/2fa/setup", {
+    method: "POST",
+    headers: bearer(accessToken),
+  });
+  const { secret } = await setup.json() as { secret: string };
+  const res = await postJson(t, "/api/v1/auth/2fa/enable", {
+    code: totpCodeAt(secret, t.deps.now()),
+  }, bearer(accessToken));
+  if (res.status !== 200) throw new Error(`enable 2FA failed: ${res.status} ${await res.text()}`);
+  const { backupCodes } = await res.json() as { backupCodes: string[] };
+  return { manualKey: secret, backupCodes };
 }

@@ -1,0 +1,83 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { memberships } from "../../db/schema.ts";
+import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
+import {
+  bearer,
+  enableTwoFactor,
+  postJson,
+  setupSuperuser,
+  TEST_PASSWORD,
+} from "../../scripts/testing/auth.ts";
+import { createUser } from "../services/users.ts";
+
+let t: TestApp;
+let rootToken: string;
+let tenantId: string;
+
+beforeAll(async () => {
+  t = await createTestApp();
+  rootToken = (await setupSuperuser(t)).accessToken;
+  await enableTwoFactor(t, rootToken);
+  const list = await t.app.request("/api/v1/tenants", { headers: bearer(rootToken) });
+  tenantId = ((await list.json()) as { tenants: { id: string }[] }).tenants[0]?.id ?? "";
+  await t.deps.database.db.transaction(async (tx) => {
+    const member = await createUser(tx, { actor: { kind: "system" } }, {
+      email: "dev@example.com",
+      password: TEST_PASSWORD,
+      isSuperuser: false,
+    });
+    await tx.insert(memberships).values({ tenantId, userId: member.id });
+  });
+});
+afterAll(() => t.close());
+
+const patchTenant = (token: string, body: unknown) =>
+  t.app.request(`/api/v1/tenants/${tenantId}`, {
+    method: "PATCH",
+    headers: { ...bearer(token), "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+
+async function memberToken(): Promise<string> {
+  const res = await postJson(t, "/api/v1/auth/login", {
+    email: "dev@example.com",
+    password: TEST_PASSWORD,
+  });
+  return ((await res.json()) as { accessToken: string }).accessToken;
+}
+
+describe("tenant-wide 2FA requirement", () => {
+  test("only a superuser can set it", async () => {
+    const res = await patchTenant(await memberToken(), { require2fa: true });
+    expect(res.status).toBe(403);
+  });
+
+  test("an unknown tenant is a 404", async () => {
+    const res = await t.app.request("/api/v1/tenants/ten_nope", {
+      method: "PATCH",
+      headers: { ...bearer(rootToken), "content-type": "application/json" },
+      body: JSON.stringify({ require2fa: true }),
+    });
+    expect(res.status).toBe(404);
+  });
+
+  test("holds members without 2FA at enrolment until they enable it", async () => {
+    expect((await patchTenant(rootToken, { require2fa: true })).status).toBe(200);
+    const token = await memberToken();
+    const blocked = await t.app.request("/api/v1/tenants", { headers: bearer(token) });
+    expect(blocked.status).toBe(403);
+    expect(((await blocked.json()) as { error: { message: string } }).error.message)
+      .toContain("two-factor");
+    expect((await t.app.request("/api/v1/auth/me", { headers: bearer(token) })).status).toBe(200);
+
+    await enableTwoFactor(t, token);
+    const allowed = await t.app.request("/api/v1/tenants", { headers: bearer(token) });
+    expect(allowed.status).toBe(200);
+  });
+
+  test("lists the tenant with its 2FA requirement", async () => {
+    const res = await t.app.request("/api/v1/tenants", { headers: bearer(rootToken) });
+    const { tenants } = (await res.json()) as { tenants: { id: string; require2fa: boolean }[] };
+    expect(tenants).toEqual([expect.objectContaining({ id: tenantId, require2fa: true })]);
+  });
+});
