@@ -14,6 +14,7 @@ import { authRoutes } from "./routes/auth.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { setupRoutes } from "./routes/setup.ts";
 import { tenantRoutes } from "./routes/tenants.ts";
+import { usersRoutes } from "./routes/users.ts";
 import { statusRoutes } from "./routes/status.ts";
 
 /** Builds the whole HTTP app (JSON API, web panel, static files) from injected dependencies. */
@@ -46,6 +47,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/api/v1/auth", authRoutes(deps));
   app.route("/api/v1/auth", accountRoutes(deps));
   app.route("/api/v1", tenantRoutes(deps));
+  app.route("/api/v1", usersRoutes(deps));
   app.route("/", webRoutes(deps));
 
   app.onError(handleError(deps.log));

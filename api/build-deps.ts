@@ -1,7 +1,7 @@
 import type { Database } from "../db/client.ts";
 import { createAccessTokens } from "./auth/jwt.ts";
 import { createSecrets } from "./auth/secrets.ts";
-import { sessionValidator } from "./auth/sessions.ts";
+import { sessionValidator } from "./auth/session-check.ts";
 import type { Config } from "./config.ts";
 import type { AppDeps, RuntimeAdapters } from "./deps.ts";
 import type { Logger } from "./log.ts";

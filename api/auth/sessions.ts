@@ -1,14 +1,11 @@
-import { and, eq, gt, isNull, ne, sql } from "drizzle-orm";
+import { and, eq, isNull, ne } from "drizzle-orm";
 import type { Db, Tx } from "../../db/client.ts";
 import { newId } from "../../db/ids.ts";
-import { memberships, refreshTokens, sessions, tenants, users } from "../../db/schema.ts";
+import { refreshTokens, sessions, users } from "../../db/schema.ts";
 import { hashesEqual, hashToken, randomSecret, splitToken } from "./tokens.ts";
 
 /** A session's absolute lifetime (seed: refresh tokens last 7 days); rotation never extends it. */
 export const SESSION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
-
-// Writing last-seen on every request would turn every read into a write; once a minute is enough.
-const LAST_SEEN_RESOLUTION_MS = 60_000;
 
 /** Where a sign-in comes from, recorded on the session and shown on the account page. */
 export interface ClientInfo {
@@ -135,48 +132,4 @@ export async function revokeUserSessions(
     ))
     .returning({ id: sessions.id });
   return revoked.length;
-}
-
-/** Builds the per-request session check as one prepared statement (the hottest query). */
-export function sessionValidator(db: Db) {
-  const lookup = db
-    .select({
-      sessionId: sessions.id,
-      userId: users.id,
-      email: users.email,
-      isSuperuser: users.isSuperuser,
-      totpEnabledAt: users.totpEnabledAt,
-      tenantRequires2fa: sql<boolean>`exists (
-        select 1 from ${memberships} join ${tenants} on ${tenants.id} = ${memberships.tenantId}
-        where ${memberships.userId} = ${users.id} and ${tenants.require2fa})`,
-      lastSeenAt: sessions.lastSeenAt,
-    })
-    .from(sessions)
-    .innerJoin(users, eq(users.id, sessions.userId))
-    .where(and(
-      eq(sessions.id, sql.placeholder("sessionId")),
-      eq(users.id, sql.placeholder("userId")),
-      isNull(sessions.revokedAt),
-      isNull(users.disabledAt),
-      gt(sessions.expiresAt, sql.placeholder("now")),
-    ))
-    .prepare("caddis_session_check");
-
-  /** The session's user when the session is live, else undefined. */
-  return async (sessionId: string, userId: string, now: Date): Promise<SessionUser | undefined> => {
-    // An ISO string, not a Date: postgres-js does not encode Dates bound to placeholders.
-    const [row] = await lookup.execute({ sessionId, userId, now: now.toISOString() });
-    if (!row) return undefined;
-    if (now.getTime() - row.lastSeenAt.getTime() > LAST_SEEN_RESOLUTION_MS) {
-      await db.update(sessions).set({ lastSeenAt: now }).where(eq(sessions.id, sessionId));
-    }
-    return {
-      sessionId: row.sessionId,
-      userId: row.userId,
-      email: row.email,
-      isSuperuser: row.isSuperuser,
-      totpEnabled: row.totpEnabledAt !== null,
-      mustEnrolTotp: row.totpEnabledAt === null && row.tenantRequires2fa,
-    };
-  };
 }

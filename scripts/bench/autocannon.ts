@@ -18,12 +18,20 @@ interface AutocannonJson {
   timeouts: number;
 }
 
+/** A request other than a plain GET: method, headers and a body sent on every request. */
+export interface LoadRequest {
+  method?: "GET" | "POST";
+  headers?: Record<string, string>;
+  body?: string;
+}
+
 /** Loads `url` with `connections` connections for `seconds`; throws if autocannon fails. */
 export async function runLoad(
   root: string,
   url: string,
   seconds: number,
   connections = 50,
+  request: LoadRequest = {},
 ): Promise<LoadResult> {
   const argv = [
     "node",
@@ -33,8 +41,13 @@ export async function runLoad(
     String(connections),
     "-d",
     String(seconds),
-    url,
   ];
+  if (request.method) argv.push("-m", request.method);
+  for (const [name, value] of Object.entries(request.headers ?? {})) {
+    argv.push("-H", `${name}=${value}`);
+  }
+  if (request.body !== undefined) argv.push("-b", request.body);
+  argv.push(url);
   const proc = Bun.spawn(argv, { cwd: root, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
   // Bounded: autocannon stops itself after `seconds`; this only guards against a hang.
   const timer = setTimeout(() => proc.kill("SIGKILL"), (seconds + 30) * 1000);

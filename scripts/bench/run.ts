@@ -4,6 +4,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { argon2Millis, loadLogin, loadMe, setupBenchUser } from "./auth.ts";
 import { type LoadResult, runLoad } from "./autocannon.ts";
 import { captureResponse } from "./capture.ts";
 import {
@@ -74,9 +75,14 @@ async function startBare(capturedFile: string): Promise<ServerProcess> {
   return current;
 }
 
-async function measure(target: string, url: string): Promise<Row> {
-  await runLoad(ROOT, url, WARMUP_SECONDS, CONNECTIONS);
-  const result = await runLoad(ROOT, url, SECONDS, CONNECTIONS);
+async function measure(
+  target: string,
+  url: string,
+  load: (seconds: number) => Promise<LoadResult> = (seconds) =>
+    runLoad(ROOT, url, seconds, CONNECTIONS),
+): Promise<Row> {
+  await load(WARMUP_SECONDS);
+  const result = await load(SECONDS);
   console.log(
     `  ${target}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.p99Ms} ms`,
   );
@@ -126,7 +132,21 @@ if (import.meta.main) {
     await writeFile(captured, JSON.stringify(await captureResponse(`${bun.url}/readyz`)));
     rows.push(await measure("caddis on bun   /readyz", `${bun.url}/readyz`));
     rows.push(await measure("caddis on bun   /healthz", `${bun.url}/healthz`));
+    const token = await setupBenchUser(bun);
+    rows.push(
+      await measure(
+        "caddis on bun   /auth/me (JWT+session)",
+        "",
+        (s) => loadMe(ROOT, bun, token, s, CONNECTIONS),
+      ),
+    );
+    rows.push(await measure("caddis on bun   login (4 conns)", "", (s) => loadLogin(ROOT, bun, s)));
     await bun.stop();
+    console.log(
+      `  argon2id (m=19 MiB, t=2, p=1) on Bun: median ${
+        (await argon2Millis()).toFixed(1)
+      } ms per hash`,
+    );
 
     console.log("bench: bare Bun.serve replaying the /readyz response");
     const bare = await startBare(captured);
@@ -147,7 +167,8 @@ if (import.meta.main) {
     await Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true })));
   }
   // Figures in reading order: baseline, the database-bound probe, then the framework-only one.
-  const rank = (t: string) => (t.startsWith("bare") ? 0 : t.endsWith("/readyz") ? 1 : 2);
+  const rank = (t: string) =>
+    t.startsWith("bare") ? 0 : t.endsWith("/readyz") ? 1 : t.endsWith("/healthz") ? 2 : 3;
   if (rows.length > 0) printTable(rows.sort((a, b) => rank(a.target) - rank(b.target)));
   process.exit(failed ? 1 : 0);
 }
