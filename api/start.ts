@@ -9,6 +9,7 @@ import type { AppDeps, AppEnv, RuntimeAdapters } from "./deps.ts";
 import { ensureDevSecrets } from "./dev-secrets.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { startReadiness } from "./readiness.ts";
+import { startMaintenance } from "./services/maintenance.ts";
 import { prepareSetup } from "./services/setup.ts";
 
 /** A configured, running Caddis instance, ready to be handed to the runtime's server. */
@@ -52,7 +53,12 @@ export async function startCaddis(
   // First-run setup needs the deps, and the migration it waits for may finish first.
   let depsBuilt: (deps: AppDeps) => void = () => {};
   const depsReady = new Promise<AppDeps>((resolve) => (depsBuilt = resolve));
-  const readiness = startReadiness(database, log, async () => announceSetup(await depsReady));
+  let stopMaintenance = () => {};
+  const readiness = startReadiness(database, log, async () => {
+    const ready = await depsReady;
+    stopMaintenance = startMaintenance(ready);
+    await announceSetup(ready);
+  });
   const deps = await buildAppDeps({ adapters, config, log, database, readiness });
   depsBuilt(deps);
   await readiness.firstAttempt;
@@ -63,6 +69,7 @@ export async function startCaddis(
     log,
     async shutdown() {
       readiness.stop();
+      stopMaintenance();
       await database.close();
       log.flush();
     },

@@ -99,6 +99,52 @@ async function countFailure(tx: Tx, key: string, now: Date): Promise<void> {
     });
 }
 
+/**
+ * Checks the keys and counts this attempt as a failure in one short transaction that locks their
+ * rows, before the (slow) password check runs. Parallel attempts therefore queue on the rows and
+ * each sees the ones before it: a burst cannot slip through between check and count. A sign-in
+ * that then succeeds is forgiven with {@link forgiveLoginAttempt}.
+ */
+export async function reserveLoginAttempt(
+  db: Db,
+  keys: string[],
+  now: Date,
+): Promise<ThrottleVerdict> {
+  const sorted = [...new Set(keys)].sort();
+  return await db.transaction(async (tx) => {
+    await tx
+      .insert(loginThrottles)
+      .values(sorted.map((key) => ({ key, failures: 0, windowStartedAt: now })))
+      .onConflictDoNothing();
+    await tx
+      .select({ key: loginThrottles.key })
+      .from(loginThrottles)
+      .where(inArray(loginThrottles.key, sorted))
+      .orderBy(loginThrottles.key)
+      .for("update");
+    const verdict = await checkThrottle(tx, sorted, now);
+    if (verdict.allowed) await recordLoginFailure(tx, sorted, now);
+    return verdict;
+  });
+}
+
+/**
+ * Undoes a reserved attempt that succeeded: the account starts afresh, the IP gets its one
+ * attempt back (no more, so owning one account never resets an IP's count).
+ */
+export async function forgiveLoginAttempt(tx: Tx, keys: string[], now: Date): Promise<void> {
+  for (const key of keys) {
+    if (key.startsWith("ip:")) {
+      await tx
+        .update(loginThrottles)
+        .set({ failures: sql`greatest(${loginThrottles.failures} - 1, 0)` })
+        .where(eq(loginThrottles.key, key));
+    } else {
+      await clearThrottle(tx, key, now);
+    }
+  }
+}
+
 /** Forgets an account's failures after a successful sign-in. IP keys are left to expire. */
 export async function clearThrottle(tx: Tx, key: string, now: Date): Promise<void> {
   // Clearing the IP key too would let an attacker who owns one account reset it at will.

@@ -50,6 +50,16 @@ test("an unknown email is throttled exactly like a real one", async () => {
   expect((await login("ghost@example.com", "wrong-password-42")).status).toBe(429);
 });
 
+test("a parallel burst gets no more password checks than the limit allows", async () => {
+  const results = await Promise.all(
+    Array.from({ length: 20 }, () => login("burst@example.com", "wrong-password-42")),
+  );
+  const checked = results.filter((r) => r.status === 401).length;
+  expect(checked).toBeGreaterThan(0);
+  expect(checked).toBeLessThanOrEqual(5);
+  expect(results.filter((r) => r.status === 429).length).toBe(20 - checked);
+});
+
 test("the audit log records failed sign-ins with the socket address, not the spoofed one", async () => {
   const rows = await t.database.rawSql(
     "select distinct ip from audit_log where action = 'auth.login' and outcome = 'failure'",

@@ -39,6 +39,13 @@ async function passwordStep(): Promise<string> {
   return body.mfaToken ?? "";
 }
 
+/** Password steps one after another: parallel sign-ins would (rightly) trip the throttle. */
+async function passwordSteps(count: number): Promise<string[]> {
+  const tokens: string[] = [];
+  for (let i = 0; i < count; i++) tokens.push(await passwordStep());
+  return tokens;
+}
+
 const verify = (body: Record<string, string>) => postJson(t, "/api/v1/auth/2fa/verify", body);
 
 describe("sign-in with 2FA on", () => {
@@ -81,7 +88,7 @@ describe("sign-in with 2FA on", () => {
     newThrottleWindow();
     clockOffsetMs += stepMs(10);
     const code = totpCodeAt(manualKey, t.deps.now());
-    const tokens = await Promise.all(Array.from({ length: 10 }, passwordStep));
+    const tokens = await passwordSteps(10);
     const results = await Promise.all(tokens.map((mfaToken) => verify({ mfaToken, code })));
     expect(results.filter((r) => r.status === 200)).toHaveLength(1);
   });
@@ -109,7 +116,7 @@ describe("sign-in with 2FA on", () => {
   test("a backup code works once, even when ten requests race for it", async () => {
     newThrottleWindow();
     const code = backupCodes[0] ?? "";
-    const tokens = await Promise.all(Array.from({ length: 10 }, passwordStep));
+    const tokens = await passwordSteps(10);
     const results = await Promise.all(
       tokens.map((mfaToken) => verify({ mfaToken, backupCode: code })),
     );

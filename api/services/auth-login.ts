@@ -9,13 +9,15 @@ import {
   accountThrottleKey,
   checkThrottle,
   clearThrottle,
+  forgiveLoginAttempt,
   loginThrottleKeys,
   recordLoginFailure,
+  reserveLoginAttempt,
 } from "../auth/throttle.ts";
 import { hashToken, randomSecret } from "../auth/tokens.ts";
 import { decryptTotpSecret, verifyAndConsumeTotp } from "../auth/totp.ts";
 import type { AppDeps } from "../deps.ts";
-import { type AuditContext, recordAudit } from "./audit.ts";
+import { type AuditContext, recordAudit, recordAuditNow } from "./audit.ts";
 import { type IssuedTokens, startSession } from "./auth-tokens.ts";
 
 /** The password step of a 2FA sign-in is good for 5 minutes and 5 wrong codes. */
@@ -58,7 +60,8 @@ export async function login(
   const now = deps.now();
   const email = normalizeEmail(input.email);
   const keys = loginThrottleKeys(email, client.audit.ip);
-  const throttle = await checkThrottle(db, keys, now);
+  // Counted before the password check and forgiven on success, so a parallel burst is throttled.
+  const throttle = await reserveLoginAttempt(db, keys, now);
   if (!throttle.allowed) {
     return { kind: "throttled", retryAfterSeconds: throttle.retryAfterSeconds };
   }
@@ -70,15 +73,12 @@ export async function login(
 
   if (!user || !passwordOk || user.disabledAt) {
     const reason = !user ? "unknown_email" : !passwordOk ? "wrong_password" : "disabled";
-    await db.transaction(async (tx) => {
-      await recordLoginFailure(tx, keys, now);
-      await recordAudit(tx, { ...client.audit, actor: { kind: "anonymous" } }, {
-        action: "auth.login",
-        resourceType: "user",
-        resourceId: user?.id,
-        outcome: "failure",
-        details: { email, reason },
-      });
+    await recordAuditNow(db, { ...client.audit, actor: { kind: "anonymous" } }, {
+      action: "auth.login",
+      resourceType: "user",
+      resourceId: user?.id,
+      outcome: "failure",
+      details: { email, reason },
     });
     return { kind: "invalid" };
   }
@@ -86,6 +86,7 @@ export async function login(
   if (user.totpEnabledAt) {
     const mfaToken = randomSecret(32);
     await db.transaction(async (tx) => {
+      await forgiveLoginAttempt(tx, keys, now);
       await tx.insert(oneTimeTokens).values({
         id: newId("ott"),
         purpose: "mfa",
@@ -105,7 +106,10 @@ export async function login(
     return { kind: "mfa_required", mfaToken, expiresInSeconds: MFA_TOKEN_TTL_MS / 1000 };
   }
 
-  return db.transaction((tx) => completeSignIn(deps, tx, user.id, email, client, now, "password"));
+  return db.transaction(async (tx) => {
+    await forgiveLoginAttempt(tx, keys, now);
+    return await completeSignIn(deps, tx, user.id, client, now, "password");
+  });
 }
 
 /**
@@ -116,13 +120,11 @@ async function completeSignIn(
   deps: AppDeps,
   tx: Tx,
   userId: string,
-  email: string,
   client: LoginClient,
   now: Date,
   method: "password" | "totp" | "backup_code",
 ): Promise<SignedIn> {
   const audit = { ...client.audit, actor: { kind: "user" as const, id: userId } };
-  await clearThrottle(tx, accountThrottleKey(email), now);
   const device = await recogniseDevice(tx, {
     userId,
     deviceToken: client.deviceToken,
@@ -258,6 +260,7 @@ export async function completeMfa(
     }
 
     await tx.update(oneTimeTokens).set({ usedAt: now }).where(eq(oneTimeTokens.id, challenge.id));
-    return completeSignIn(deps, tx, userId, challenge.email, client, now, method);
+    await clearThrottle(tx, accountThrottleKey(challenge.email), now);
+    return completeSignIn(deps, tx, userId, client, now, method);
   });
 }
