@@ -7,6 +7,8 @@ import {
   changePassword,
   disableTotp,
   enableTotp,
+  forgetOwnDevice,
+  listOwnDevices,
   regenerateBackupCodes,
   totpStatus,
 } from "../services/account.ts";
@@ -44,6 +46,16 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
   routes.post("/2fa/backup-codes", validate("json", RegenerateBackupCodesInput), async (c) => {
     const { password } = c.req.valid("json");
     return c.json(await regenerateBackupCodes(deps, auditContextOf(c), requireAuth(c), password));
+  });
+
+  routes.get(
+    "/devices",
+    async (c) => c.json({ devices: await listOwnDevices(deps, requireAuth(c)) }),
+  );
+
+  routes.delete("/devices/:id", async (c) => {
+    await forgetOwnDevice(deps, auditContextOf(c), requireAuth(c), c.req.param("id"));
+    return c.body(null, 204);
   });
 
   return routes;

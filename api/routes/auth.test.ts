@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { encodeBase64urlNoPadding } from "@oslojs/encoding";
 import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
 import { bearer, postJson, setupSuperuser, TEST_PASSWORD } from "../../scripts/testing/auth.ts";
+import { createUser } from "../services/users.ts";
 
 let t: TestApp;
 // The app's clock; tests move it to expire tokens without waiting.
@@ -268,4 +269,66 @@ test("no password or token ever reached the log", () => {
   expect(log).not.toContain(TEST_PASSWORD);
   expect(log).not.toContain(root.accessToken);
   expect(log).not.toContain(root.refreshToken.split(".")[1] ?? "never");
+});
+
+describe("devices", () => {
+  test("a sign-in from a new browser is recorded, audited and listed", async () => {
+    const before = await t.database.rawSql(
+      "select count(*)::int as n from audit_log where action = 'auth.new_device'",
+    );
+    const { accessToken } = await signIn();
+    const after = await t.database.rawSql(
+      "select count(*)::int as n from audit_log where action = 'auth.new_device'",
+    );
+    expect(Number(after[0]?.n)).toBe(Number(before[0]?.n) + 1);
+    const res = await t.app.request("/api/v1/auth/devices", { headers: bearer(accessToken) });
+    const { devices } = await res.json() as { devices: { id: string }[] };
+    expect(devices.length).toBeGreaterThan(0);
+  });
+
+  test("the same browser (device cookie) is recognised on the next sign-in", async () => {
+    const first = await postJson(t, "/api/v1/auth/login", {
+      email: "root@example.com",
+      password: TEST_PASSWORD,
+    }, { "user-agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0" });
+    const cookie = (first.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+    const count = async () =>
+      Number((await t.database.rawSql("select count(*)::int as n from devices"))[0]?.n);
+    const before = await count();
+    const again = await postJson(t, "/api/v1/auth/login", {
+      email: "root@example.com",
+      password: TEST_PASSWORD,
+    }, {
+      "user-agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/134.0",
+      cookie,
+      origin: "http://localhost",
+    });
+    expect(again.status).toBe(200);
+    expect(await count()).toBe(before);
+  });
+
+  test("forgetting another user's device is a 404 and leaves it in place", async () => {
+    await t.deps.database.db.transaction((tx) =>
+      createUser(tx, { actor: { kind: "system" } }, {
+        email: "other@example.com",
+        password: TEST_PASSWORD,
+        isSuperuser: false,
+      })
+    );
+    const other = await signIn("other@example.com");
+    const listed = await t.app.request("/api/v1/auth/devices", {
+      headers: bearer(other.accessToken),
+    });
+    const [device] = ((await listed.json()) as { devices: { id: string }[] }).devices;
+    const { accessToken } = await signIn();
+    const res = await t.app.request(`/api/v1/auth/devices/${device?.id}`, {
+      method: "DELETE",
+      headers: bearer(accessToken),
+    });
+    expect(res.status).toBe(404);
+    const still = await t.app.request("/api/v1/auth/devices", {
+      headers: bearer(other.accessToken),
+    });
+    expect(((await still.json()) as { devices: unknown[] }).devices).toHaveLength(1);
+  });
 });

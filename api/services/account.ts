@@ -1,6 +1,7 @@
 import { eq } from "drizzle-orm";
 import { backupCodes, users } from "../../db/schema.ts";
 import { remainingBackupCodes, replaceBackupCodes } from "../auth/backup-codes.ts";
+import { describeUserAgent, forgetDevice, listDevices } from "../auth/devices.ts";
 import { verifyPassword } from "../auth/passwords.ts";
 import {
   createTotpSetup,
@@ -152,4 +153,39 @@ export async function totpStatus(deps: AppDeps, auth: RequestAuth) {
       ? await remainingBackupCodes(deps.database.db, user.id)
       : 0,
   };
+}
+
+/** The caller's known browsers, for the account page and `GET /api/v1/auth/devices`. */
+export async function listOwnDevices(deps: AppDeps, auth: RequestAuth) {
+  const rows = await listDevices(deps.database.db, auth.userId);
+  return rows.map((device) => ({
+    id: device.id,
+    browser: describeUserAgent(device.userAgent),
+    firstSeenAt: device.firstSeenAt.toISOString(),
+    lastSeenAt: device.lastSeenAt.toISOString(),
+    lastIp: device.lastIp,
+  }));
+}
+
+/**
+ * Forgets one of the caller's devices, so the next sign-in from it counts as new again; another
+ * user's device id is a plain 404.
+ */
+export async function forgetOwnDevice(
+  deps: AppDeps,
+  audit: AuditContext,
+  auth: RequestAuth,
+  deviceId: string,
+): Promise<void> {
+  await deps.database.db.transaction(async (tx) => {
+    if (!(await forgetDevice(tx, auth.userId, deviceId))) {
+      throw new AppError("not_found", `Device "${deviceId}" not found`);
+    }
+    await recordAudit(tx, audit, {
+      action: "auth.device_forget",
+      resourceType: "device",
+      resourceId: deviceId,
+      outcome: "success",
+    });
+  });
 }
