@@ -1,12 +1,15 @@
-// `npm run bench`: requests/second and p99 latency of GET /readyz (two database round trips on
+// `npm run bench`: requests/second and p99 latency of GET /readyz (one database round trip on
 // embedded PGlite) and GET /healthz (no database) on Caddis under Bun and Deno, against a bare
-// Bun.serve replaying the same /readyz bytes. BENCH_SECONDS sets each run's length (default 5).
+// Bun.serve replaying the same /readyz bytes; then login and an authenticated request. With
+// DATABASE_URL set, /readyz and /auth/me again on a PostgreSQL server. BENCH_SECONDS sets each
+// run's length (default 5).
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { argon2Millis, loadLogin, loadMe, setupBenchUser } from "./auth.ts";
 import { type LoadResult, runLoad } from "./autocannon.ts";
 import { captureResponse } from "./capture.ts";
+import { createBenchDatabase } from "./database.ts";
 import {
   baseEnv,
   freePort,
@@ -41,7 +44,10 @@ async function tempDir(prefix: string): Promise<string> {
   return dir;
 }
 
-async function startCaddis(runtime: "bun" | "deno"): Promise<ServerProcess> {
+async function startCaddis(
+  runtime: "bun" | "deno",
+  databaseUrl?: string,
+): Promise<ServerProcess> {
   const port = await freePort();
   const argv = runtime === "bun"
     ? [join(ROOT, "node_modules/.bin/bun"), "api/main-bun.ts"]
@@ -57,6 +63,7 @@ async function startCaddis(runtime: "bun" | "deno"): Promise<ServerProcess> {
       CADDIS_ENV: "development",
       // Request logging off: the figure should measure the app, not the log writer.
       CADDIS_LOG_LEVEL: "warn",
+      ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     },
   });
   await waitForOk(current, "/readyz", START_TIMEOUT_MS);
@@ -158,6 +165,27 @@ if (import.meta.main) {
     rows.push(await measure("caddis on deno  /readyz", `${deno.url}/readyz`));
     rows.push(await measure("caddis on deno  /healthz", `${deno.url}/healthz`));
     await deno.stop();
+
+    if (process.env.DATABASE_URL) {
+      console.log("bench: Caddis on Bun (PostgreSQL server, a fresh database)");
+      const database = await createBenchDatabase(process.env.DATABASE_URL);
+      onInterrupt(database.drop);
+      try {
+        const pg = await startCaddis("bun", database.url);
+        rows.push(await measure("caddis on bun+pg /readyz", `${pg.url}/readyz`));
+        const pgToken = await setupBenchUser(pg);
+        rows.push(
+          await measure(
+            "caddis on bun+pg /auth/me",
+            "",
+            (s) => loadMe(ROOT, pg, pgToken, s, CONNECTIONS),
+          ),
+        );
+        await pg.stop();
+      } finally {
+        await database.drop();
+      }
+    }
   } catch (err) {
     failed = true;
     console.error(`bench failed: ${(err as Error).message}`);
