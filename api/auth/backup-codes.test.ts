@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { sql } from "drizzle-orm";
-import type { Tx } from "../../db/client.ts";
 import { users } from "../../db/schema.ts";
+import { raceTransactions } from "../../scripts/testing/race.ts";
 import { openTestDatabase, type TestDatabase } from "../../scripts/testing/db.ts";
 import {
   consumeBackupCode,
@@ -34,38 +33,6 @@ async function userWithCodes(): Promise<{ userId: string; codes: string[] }> {
 
 function use(userId: string, code: string): Promise<boolean> {
   return database.db.transaction((tx) => consumeBackupCode(tx, userId, code, now));
-}
-
-/**
- * Runs `n` transactions of `body` at once. On a server every transaction has started (and holds
- * its own connection) before any of them proceeds, so they truly race; PGlite runs transactions
- * one at a time, so there they queue and the barrier is skipped.
- */
-function raceTransactions<T>(n: number, body: (tx: Tx) => Promise<T>): Promise<T[]> {
-  const all = (run: (tx: Tx) => Promise<T>) =>
-    Promise.all(Array.from({ length: n }, () => database.db.transaction(run)));
-  if (database.kind !== "server") return all(body);
-  let arrived = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let release = () => {};
-  const allIn = new Promise<void>((resolve, reject) => {
-    release = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    timer = setTimeout(
-      () => reject(new Error(`only ${arrived}/${n} transactions started`)),
-      10_000,
-    );
-  });
-  // Handled here too, so a deadline that fires before anyone awaits is no unhandled rejection.
-  allIn.catch(() => {});
-  return all(async (tx) => {
-    await tx.execute(sql`select 1`);
-    if (++arrived === n) release();
-    await allIn;
-    return body(tx);
-  });
 }
 
 describe("generation", () => {
@@ -123,7 +90,11 @@ describe("use", () => {
   test("gives exactly one success to ten parallel uses of one code", async () => {
     const { userId, codes } = await userWithCodes();
     const code = codes[0] ?? "";
-    const results = await raceTransactions(10, (tx) => consumeBackupCode(tx, userId, code, now));
+    const results = await raceTransactions(
+      database,
+      10,
+      (tx) => consumeBackupCode(tx, userId, code, now),
+    );
     expect(results.filter(Boolean)).toHaveLength(1);
     expect(await remainingBackupCodes(database.db, userId)).toBe(9);
   });

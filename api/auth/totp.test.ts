@@ -2,9 +2,8 @@ import { afterAll, beforeAll, describe, expect, setSystemTime, test } from "bun:
 import { decodeBase32IgnorePadding } from "@oslojs/encoding";
 import { generateTOTP } from "@oslojs/otp";
 import { encode as encodeQr } from "uqr";
-import { sql } from "drizzle-orm";
-import type { Tx } from "../../db/client.ts";
 import { users } from "../../db/schema.ts";
+import { raceTransactions } from "../../scripts/testing/race.ts";
 import { openTestDatabase, type TestDatabase } from "../../scripts/testing/db.ts";
 import {
   createSecrets,
@@ -60,38 +59,6 @@ function verify(userId: string, code: string, at = now): Promise<boolean> {
   return database.db.transaction((tx) =>
     verifyAndConsumeTotp(tx, { userId, secret, code, now: at })
   );
-}
-
-/**
- * Runs `n` transactions of `body` at once. On a server every transaction has started (and holds
- * its own connection) before any of them proceeds, so they truly race; PGlite runs transactions
- * one at a time, so there they queue and the barrier is skipped.
- */
-function raceTransactions<T>(n: number, body: (tx: Tx) => Promise<T>): Promise<T[]> {
-  const all = (run: (tx: Tx) => Promise<T>) =>
-    Promise.all(Array.from({ length: n }, () => database.db.transaction(run)));
-  if (database.kind !== "server") return all(body);
-  let arrived = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let release = () => {};
-  const allIn = new Promise<void>((resolve, reject) => {
-    release = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    timer = setTimeout(
-      () => reject(new Error(`only ${arrived}/${n} transactions started`)),
-      10_000,
-    );
-  });
-  // Handled here too, so a deadline that fires before anyone awaits is no unhandled rejection.
-  allIn.catch(() => {});
-  return all(async (tx) => {
-    await tx.execute(sql`select 1`);
-    if (++arrived === n) release();
-    await allIn;
-    return body(tx);
-  });
 }
 
 describe("verification window", () => {
@@ -209,6 +176,7 @@ describe("single use", () => {
     const userId = await newUser();
     const code = codeForStepOffset(0);
     const results = await raceTransactions(
+      database,
       10,
       (tx) => verifyAndConsumeTotp(tx, { userId, secret, code, now }),
     );
