@@ -14,7 +14,12 @@ export const STATIC_ROOT: string = fileURLToPath(new URL("./static/", import.met
  * `node_modules/htmx.org/dist/htmx.min.js` from the `htmx.org` npm package, copied byte for byte;
  * to upgrade, copy the new version under its new name and update the package.json pin with it.
  */
-const ASSET_FILES = ["app.css", "favicon.svg", "vendor/htmx-2.0.11.min.js"] as const;
+const ASSET_FILES = [
+  "app.css",
+  "favicon.svg",
+  "session.js",
+  "vendor/htmx-2.0.11.min.js",
+] as const;
 
 /** A static file the layout may link to. */
 export type AssetName = (typeof ASSET_FILES)[number];

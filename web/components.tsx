@@ -39,14 +39,20 @@ export function Table(props: {
 export function FormField(props: {
   label: string;
   name: string;
+  /** Defaults to `field-<name>`; set it when two forms on one page share a field name. */
+  id?: string;
   type?: "text" | "password" | "email" | "url" | "number";
   value?: string;
   hint?: string;
   error?: string;
   required?: boolean;
   autocomplete?: string;
+  /** Which on-screen keyboard phones show: `numeric` for one-time codes. */
+  inputmode?: "text" | "numeric";
+  autofocus?: boolean;
+  maxlength?: number;
 }) {
-  const id = `field-${props.name}`;
+  const id = props.id ?? `field-${props.name}`;
   const hintId = props.hint ? `${id}-hint` : undefined;
   const errorId = props.error ? `${id}-error` : undefined;
   const describedBy = [hintId, errorId].filter(Boolean).join(" ") || undefined;
@@ -60,6 +66,9 @@ export function FormField(props: {
         value={props.value}
         required={props.required}
         autocomplete={props.autocomplete}
+        inputmode={props.inputmode}
+        autofocus={props.autofocus}
+        maxlength={props.maxlength}
         aria-invalid={props.error ? "true" : undefined}
         aria-describedby={describedBy}
       />
@@ -69,14 +78,37 @@ export function FormField(props: {
   );
 }
 
+/** Field problems keyed by name, as web/forms.ts produces them ("is required"). */
+export type FieldProblems = Record<string, string> | undefined;
+
+/** The error text for one field: its label, then the problem ("New password is too short"). */
+export function problemOf(problems: FieldProblems, name: string, label: string) {
+  const problem = problems?.[name];
+  return problem === undefined ? undefined : `${label} ${problem}`;
+}
+
+/**
+ * The account's email, hidden, in a form that asks for the password: password managers (and
+ * Chromium's form checks) need it to tell which saved password the form is about.
+ */
+export function UsernameHint(props: { email: string }) {
+  return <input type="email" name="username" value={props.email} autocomplete="username" hidden />;
+}
+
 /** A button; `danger` marks destructive actions, `secondary` the less important choice. */
 export function Button(props: {
   type?: "submit" | "button";
   variant?: "primary" | "secondary" | "danger";
+  /** The accessible name, when the visible text alone is ambiguous (one "Sign out" per row). */
+  label?: string;
   children: Child;
 }) {
   return (
-    <button type={props.type ?? "submit"} class={`button button-${props.variant ?? "primary"}`}>
+    <button
+      type={props.type ?? "submit"}
+      class={`button button-${props.variant ?? "primary"}`}
+      aria-label={props.label}
+    >
       {props.children}
     </button>
   );
@@ -113,4 +145,11 @@ export function Flash(props: { messages: FlashMessage[] }) {
       ))}
     </div>
   );
+}
+
+/** A moment shown in UTC to the minute, machine-readable in `datetime` for tools and tooltips. */
+export function Time(props: { at: Date | string }) {
+  const at = typeof props.at === "string" ? new Date(props.at) : props.at;
+  const iso = at.toISOString();
+  return <time datetime={iso}>{`${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`}</time>;
 }

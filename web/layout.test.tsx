@@ -8,7 +8,9 @@ async function render(node: ReturnType<typeof Layout>): Promise<string> {
 
 describe("layout", () => {
   test("marks only the current section's link with aria-current", async () => {
-    const html = await render(<Layout title="Sites" current="sites">content</Layout>);
+    const html = await render(
+      <Layout title="Sites" current="sites" user={{ email: "a@example.com" }}>content</Layout>,
+    );
     expect(html.match(/aria-current="page"/g)).toHaveLength(1);
     expect(html).toContain('<a href="/sites" aria-current="page">Sites</a>');
     expect(html).toContain('<a href="/hosts">Hosts</a>');
@@ -18,6 +20,38 @@ describe("layout", () => {
     const html = await render(<Layout title="Status">content</Layout>);
     expect(html).not.toContain("aria-current");
     expect(html).toContain("<title>Status · Caddis</title>");
+  });
+
+  test("signed in: navigation, the user's email escaped, and a sign-out form button", async () => {
+    const html = await render(
+      <Layout title="Status" user={{ email: "<b>x</b>@example.com" }}>content</Layout>,
+    );
+    expect(html).toContain('<a href="/account">Account</a>');
+    expect(html).toContain('<span class="signed-in-as">&lt;b&gt;x&lt;/b&gt;@example.com</span>');
+    expect(html).toContain(
+      '<form class="sign-out" method="post" action="/logout"><span class="signed-in-as">',
+    );
+    expect(html).toContain(
+      '<button type="submit" class="button button-secondary">Sign out</button>',
+    );
+    expect(html).not.toContain('href="/login"');
+  });
+
+  test("signed out: only a sign-in link, no sections and no sign-out", async () => {
+    const html = await render(<Layout title="Status">content</Layout>);
+    expect(html).toContain('<a class="sign-in" href="/login">Sign in</a>');
+    expect(html).not.toContain('aria-label="Main"');
+    expect(html).not.toContain("/logout");
+  });
+
+  test("sets a same-origin referrer policy, so form posts carry a real Origin header", async () => {
+    const html = await render(<Layout title="Sign in">content</Layout>);
+    expect(html).toContain('<meta name="referrer" content="same-origin"/>');
+  });
+
+  test("loads extra page scripts deferred, by versioned URL", async () => {
+    const html = await render(<Layout title="Sign in" scripts={["session.js"]}>content</Layout>);
+    expect(html).toMatch(/<script src="\/static\/session\.js\?v=[0-9a-f]{12}" defer=""><\/script>/);
   });
 
   test("shows flash messages escaped, errors as alerts and the rest as status", async () => {

@@ -1,8 +1,8 @@
 /** @jsxImportSource hono/jsx */
 import type { Child } from "hono/jsx";
 import { html } from "hono/html";
-import { assets } from "./assets.ts";
-import { Flash, type FlashMessage } from "./components.tsx";
+import { type AssetName, assets } from "./assets.ts";
+import { Button, Flash, type FlashMessage } from "./components.tsx";
 
 /** The top-level sections of the panel, one per navigation link. */
 export type NavSection = "dashboard" | "sites" | "hosts" | "users" | "audit" | "account";
@@ -33,6 +33,10 @@ export function Layout(props: {
   /** The navigation entry marked current; none for pages outside the main sections. */
   current?: NavSection;
   flash?: FlashMessage[];
+  /** The signed-in user; without one the header offers only "Sign in". */
+  user?: { email: string };
+  /** Scripts beyond htmx this page needs, from web/static, always deferred. */
+  scripts?: AssetName[];
   children: Child;
 }) {
   return html`<!DOCTYPE html>${(
@@ -41,31 +45,49 @@ export function Layout(props: {
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="color-scheme" content="light dark" />
+        {
+          /* The Referrer-Policy header says no-referrer, and under no-referrer browsers send
+            `Origin: null` on form posts, which the origin check must refuse. same-origin keeps
+            referrers off other sites and lets this site's forms say where they come from. */
+        }
+        <meta name="referrer" content="same-origin" />
         <meta name="htmx-config" content={HTMX_CONFIG} />
         <title>{props.title} · Caddis</title>
         {/* Declared, or browsers ask for /favicon.ico and log its 404 on every page. */}
         <link rel="icon" type="image/svg+xml" href={assets.url("favicon.svg")} />
         <link rel="stylesheet" href={assets.url("app.css")} />
         <script src={assets.url("vendor/htmx-2.0.11.min.js")} defer></script>
+        {(props.scripts ?? []).map((name) => <script src={assets.url(name)} defer></script>)}
       </head>
       <body>
         <a class="skip-link" href="#main">Skip to content</a>
         <header class="site-header">
           <a class="brand" href="/">Caddis</a>
-          <nav aria-label="Main">
-            <ul>
-              {NAVIGATION.map((item) => (
-                <li>
-                  <a
-                    href={item.href}
-                    aria-current={item.section === props.current ? "page" : undefined}
-                  >
-                    {item.label}
-                  </a>
-                </li>
-              ))}
-            </ul>
-          </nav>
+          {props.user
+            ? (
+              <>
+                <nav aria-label="Main">
+                  <ul>
+                    {NAVIGATION.map((item) => (
+                      <li>
+                        <a
+                          href={item.href}
+                          aria-current={item.section === props.current ? "page" : undefined}
+                        >
+                          {item.label}
+                        </a>
+                      </li>
+                    ))}
+                  </ul>
+                </nav>
+                {/* A form, not a link: signing out changes state, so it must be a same-origin POST. */}
+                <form class="sign-out" method="post" action="/logout">
+                  <span class="signed-in-as">{props.user.email}</span>
+                  <Button variant="secondary">Sign out</Button>
+                </form>
+              </>
+            )
+            : <a class="sign-in" href="/login">Sign in</a>}
         </header>
         <main id="main">
           <Flash messages={props.flash ?? []} />

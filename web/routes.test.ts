@@ -92,10 +92,10 @@ describe("status page", () => {
     expect(html).toContain("Unknown while the database is unreachable (7 shipped)");
   });
 
-  test("GET / redirects to the status page", async () => {
+  test("GET / sends a signed-out browser to the login page", async () => {
     const res = await t.app.request("/");
     expect(res.status).toBe(302);
-    expect(res.headers.get("location")).toBe("/status");
+    expect(res.headers.get("location")).toBe("/login?next=%2F");
   });
 });
 

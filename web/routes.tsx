@@ -3,6 +3,12 @@ import { Hono } from "hono";
 import type { AppDeps, AppEnv } from "../api/deps.ts";
 import { statusReport } from "../api/services/status.ts";
 import { assets, STATIC_ROOT } from "./assets.ts";
+import { accountPages } from "./handlers/account.tsx";
+import { twoFactorPages } from "./handlers/account-2fa.tsx";
+import { sessionPages } from "./handlers/account-sessions.tsx";
+import { loginPages } from "./handlers/login.tsx";
+import { setupPages } from "./handlers/setup.tsx";
+import { requireSignedIn } from "./page-auth.ts";
 import { StatusPage } from "./pages/status.tsx";
 
 const STATIC_PREFIX = "/static/";
@@ -32,13 +38,23 @@ export function webRoutes(deps: AppDeps): Hono<AppEnv> {
     }),
   );
 
-  // Until the dashboard exists, the status page is the panel's front page.
-  routes.get("/", (c) => c.redirect("/status"));
+  // Until the dashboard exists, the status page is the signed-in front page.
+  routes.get("/", requireSignedIn("/"), (c) => c.redirect("/status"));
 
   routes.get("/status", async (c) => {
     const report = await statusReport(deps);
-    return c.html(<StatusPage report={report} />, report.ready ? 200 : 503);
+    return c.html(<StatusPage report={report} user={c.get("auth")} />, report.ready ? 200 : 503);
   });
+
+  routes.route("/", setupPages(deps));
+  routes.route("/", loginPages(deps));
+
+  // Every account page and action needs a signed-in user; posts return to the account page.
+  routes.use("/account", requireSignedIn("/account"));
+  routes.use("/account/*", requireSignedIn("/account"));
+  routes.route("/", accountPages(deps));
+  routes.route("/", twoFactorPages(deps));
+  routes.route("/", sessionPages(deps));
 
   return routes;
 }

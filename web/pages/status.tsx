@@ -14,11 +14,11 @@ const DATABASE_KINDS: Record<StatusReport["database"]["kind"], string> = {
 };
 
 /** The status page: what is running, on which runtime and database, and whether it is ready. */
-export function StatusPage(props: { report: StatusReport }) {
+export function StatusPage(props: { report: StatusReport; user?: { email: string } }) {
   const { report } = props;
   const migrated = report.migrations.applied >= report.migrations.shipped;
   return (
-    <Layout title="Status">
+    <Layout title="Status" user={props.user}>
       <div class="page-heading">
         <h1>Status</h1>
         {report.ready ? <Badge state="ok">Ready</Badge> : <Badge state="error">Not ready</Badge>}

@@ -1,0 +1,26 @@
+/** @jsxImportSource hono/jsx */
+import { Layout } from "../layout.tsx";
+
+/** A page that only explains something (a dead setup link, say) and offers one way on. */
+export function MessagePage(props: {
+  title: string;
+  message: string;
+  link?: { href: string; label: string };
+  user?: { email: string };
+}) {
+  return (
+    <Layout title={props.title} user={props.user}>
+      <div class="page-heading">
+        <h1>{props.title}</h1>
+      </div>
+      <div class="panel">
+        <p>{props.message}</p>
+        {props.link && (
+          <p>
+            <a href={props.link.href}>{props.link.label}</a>
+          </p>
+        )}
+      </div>
+    </Layout>
+  );
+}
