@@ -44,11 +44,6 @@ describe("layout", () => {
     expect(html).not.toContain("/logout");
   });
 
-  test("sets a same-origin referrer policy, so form posts carry a real Origin header", async () => {
-    const html = await render(<Layout title="Sign in">content</Layout>);
-    expect(html).toContain('<meta name="referrer" content="same-origin"/>');
-  });
-
   test("loads extra page scripts deferred, by versioned URL", async () => {
     const html = await render(<Layout title="Sign in" scripts={["session.js"]}>content</Layout>);
     expect(html).toMatch(/<script src="\/static\/session\.js\?v=[0-9a-f]{12}" defer=""><\/script>/);

@@ -45,12 +45,6 @@ export function Layout(props: {
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="color-scheme" content="light dark" />
-        {
-          /* The Referrer-Policy header says no-referrer, and under no-referrer browsers send
-            `Origin: null` on form posts, which the origin check must refuse. same-origin keeps
-            referrers off other sites and lets this site's forms say where they come from. */
-        }
-        <meta name="referrer" content="same-origin" />
         <meta name="htmx-config" content={HTMX_CONFIG} />
         <title>{props.title} · Caddis</title>
         {/* Declared, or browsers ask for /favicon.ico and log its 404 on every page. */}

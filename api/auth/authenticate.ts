@@ -46,6 +46,10 @@ export function originCheck(deps: AppDeps): MiddlewareHandler<AppEnv> {
         } catch {
           allowed = false;
         }
+      } else {
+        // Under `Referrer-Policy: no-referrer` browsers send `Origin: null` on form posts. They
+        // also send Sec-Fetch-Site, which pages cannot forge: same-origin proves the same thing.
+        allowed = c.req.header("sec-fetch-site") === "same-origin";
       }
       if (!allowed) {
         throw new AppError(

@@ -332,3 +332,21 @@ describe("devices", () => {
     expect(((await still.json()) as { devices: unknown[] }).devices).toHaveLength(1);
   });
 });
+
+describe("form posts under no-referrer", () => {
+  test("Origin null is accepted only with Sec-Fetch-Site: same-origin", async () => {
+    const cookie = `__Host-caddis_access=${root.accessToken}`;
+    const sameOrigin = await t.app.request("/api/v1/auth/refresh", {
+      method: "POST",
+      headers: { cookie, origin: "null", "sec-fetch-site": "same-origin" },
+    });
+    expect(sameOrigin.status).toBe(401);
+    for (const site of ["cross-site", "same-site", "none"]) {
+      const res = await t.app.request("/api/v1/auth/refresh", {
+        method: "POST",
+        headers: { cookie, origin: "null", "sec-fetch-site": site },
+      });
+      expect(res.status).toBe(403);
+    }
+  });
+});
