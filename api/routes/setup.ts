@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { DEVICE_COOKIE, readCookie, setDeviceCookie } from "../auth/cookies.ts";
 import type { AppDeps, AppEnv } from "../deps.ts";
 import { auditContextOf } from "../request-context.ts";
 import { SetupInput } from "../services/auth-inputs.ts";
@@ -10,7 +11,9 @@ import { tokenBody } from "./auth.ts";
 export function setupRoutes(deps: AppDeps): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
   routes.post("/setup", validate("json", SetupInput), async (c) => {
-    const result = await completeSetup(deps, auditContextOf(c), c.req.valid("json"));
+    const deviceCookie = readCookie(c, DEVICE_COOKIE);
+    const result = await completeSetup(deps, auditContextOf(c), c.req.valid("json"), deviceCookie);
+    setDeviceCookie(c, result.deviceToken);
     return c.json(tokenBody(result.tokens), 201);
   });
   return routes;

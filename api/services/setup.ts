@@ -1,6 +1,7 @@
 import { and, eq, gt, isNull, sql } from "drizzle-orm";
 import { newId } from "../../db/ids.ts";
 import { memberships, oneTimeTokens, tenants } from "../../db/schema.ts";
+import { recogniseDevice } from "../auth/devices.ts";
 import { hashToken, randomSecret } from "../auth/tokens.ts";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../errors.ts";
@@ -45,7 +46,9 @@ export async function completeSetup(
   deps: AppDeps,
   audit: AuditContext,
   input: SetupInput,
-): Promise<{ userId: string; sessionId: string; tokens: IssuedTokens }> {
+  /** The browser's device cookie, if it has one, so this browser is known from the start. */
+  deviceToken?: string,
+): Promise<{ userId: string; sessionId: string; tokens: IssuedTokens; deviceToken: string }> {
   const now = deps.now();
   return await deps.database.db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(${SETUP_LOCK_KEY})`);
@@ -81,10 +84,18 @@ export async function completeSetup(
       outcome: "success",
       details: { email: user.email, tenantName: input.tenantName.trim() },
     });
+    const device = await recogniseDevice(tx, {
+      userId: user.id,
+      deviceToken,
+      userAgent: audit.userAgent,
+      ip: audit.ip,
+      now,
+    });
     const session = await startSession(deps, tx, user.id, {
       ip: audit.ip,
       userAgent: audit.userAgent,
+      deviceId: device.deviceId,
     }, now);
-    return { userId: user.id, ...session };
+    return { userId: user.id, ...session, deviceToken: device.deviceToken };
   });
 }

@@ -1,6 +1,11 @@
 /** @jsxImportSource hono/jsx */
 import { type Context, Hono } from "hono";
-import { setSessionCookies } from "../../api/auth/cookies.ts";
+import {
+  DEVICE_COOKIE,
+  readCookie,
+  setDeviceCookie,
+  setSessionCookies,
+} from "../../api/auth/cookies.ts";
 import type { AppDeps, AppEnv } from "../../api/deps.ts";
 import { AppError } from "../../api/errors.ts";
 import { auditContextOf } from "../../api/request-context.ts";
@@ -53,8 +58,10 @@ export function setupPages(deps: AppDeps): Hono<AppEnv> {
       return c.html(<SetupPage {...kept} errors={parsed.fields} />, 400);
     }
     try {
-      const result = await completeSetup(deps, auditContextOf(c), parsed.data);
+      const deviceCookie = readCookie(c, DEVICE_COOKIE);
+      const result = await completeSetup(deps, auditContextOf(c), parsed.data, deviceCookie);
       setSessionCookies(c, result.tokens);
+      setDeviceCookie(c, result.deviceToken);
       return c.redirect("/", 303);
     } catch (err) {
       if (err instanceof AppError && err.code === "conflict") return alreadyDone(c);
