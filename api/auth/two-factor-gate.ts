@@ -2,23 +2,26 @@ import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../deps.ts";
 import { AppError } from "../errors.ts";
 
-// What a user who must enrol in 2FA can still reach: enrolment itself, who they are, signing out,
-// token refresh, and the account page (plus static files) to do it from.
+// What a user who must enrol in 2FA can still reach: their own account (enrolment, password,
+// sessions, devices) in the API and the panel, signing in and out, and the public pages.
 const ENROLMENT_PATHS = [
-  /^\/api\/v1\/auth\/(me|logout|refresh|2fa|2fa\/setup|2fa\/enable)$/,
-  /^\/(account|logout|status|static\/.*)$/,
-  /^\/account\/2fa(\/.*)?$/,
-  /^\/(healthz|readyz)$/,
+  /^\/api\/v1\/auth\//,
+  /^\/account(\/.*)?$/,
+  /^\/(login|login\/2fa|logout|setup|status|healthz|readyz)?$/,
+  /^\/static\//,
 ];
 
 /**
- * Holds members of a tenant that requires 2FA at enrolment: until they turn it on, everything
- * else answers 403 with directions.
+ * Holds members of a tenant that requires 2FA at enrolment: until they turn it on, pages send
+ * them to their account page and the API answers 403 with directions.
  */
 export function twoFactorGate(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const auth = c.get("auth");
     if (auth?.mustEnrolTotp && !ENROLMENT_PATHS.some((p) => p.test(c.req.path))) {
+      if (c.req.method === "GET" && !c.req.path.startsWith("/api/")) {
+        return c.redirect("/account", 303);
+      }
       throw new AppError(
         "forbidden",
         "Your organisation requires two-factor authentication: enable it on your account page first",

@@ -81,3 +81,25 @@ describe("tenant-wide 2FA requirement", () => {
     expect(tenants).toEqual([expect.objectContaining({ id: tenantId, require2fa: true })]);
   });
 });
+
+test("a member held at enrolment is sent from other pages to the account page", async () => {
+  await t.deps.database.db.transaction(async (tx) => {
+    const member = await createUser(tx, { actor: { kind: "system" } }, {
+      email: "ops@example.com",
+      password: TEST_PASSWORD,
+      isSuperuser: false,
+    });
+    await tx.insert(memberships).values({ tenantId, userId: member.id });
+  });
+  const res = await postJson(t, "/api/v1/auth/login", {
+    email: "ops@example.com",
+    password: TEST_PASSWORD,
+  });
+  const { accessToken } = (await res.json()) as { accessToken: string };
+  const page = await t.app.request("/users", { headers: bearer(accessToken) });
+  expect(page.status).toBe(303);
+  expect(page.headers.get("location")).toBe("/account");
+  const account = await t.app.request("/account", { headers: bearer(accessToken) });
+  expect(account.status).not.toBe(403);
+  expect(account.status).not.toBe(303);
+});
