@@ -37,6 +37,9 @@ export const auditLog = pgTable("audit_log", {
   index("audit_log_tenant_seq_idx").on(t.tenantId, t.seq),
   index("audit_log_action_idx").on(t.action),
   index("audit_log_occurred_at_idx").on(t.occurredAt),
+  // A user's own security events: what they did, and what was done to their account.
+  index("audit_log_actor_seq_idx").on(t.actorId, t.seq),
+  index("audit_log_resource_seq_idx").on(t.resourceType, t.resourceId, t.seq),
 ]);
 
 const createdAt = () =>

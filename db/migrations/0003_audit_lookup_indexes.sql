@@ -1,0 +1,2 @@
+CREATE INDEX "audit_log_actor_seq_idx" ON "audit_log" USING btree ("actor_id","seq");--> statement-breakpoint
+CREATE INDEX "audit_log_resource_seq_idx" ON "audit_log" USING btree ("resource_type","resource_id","seq");
