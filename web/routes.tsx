@@ -7,6 +7,7 @@ import { accountPages } from "./handlers/account.tsx";
 import { twoFactorPages } from "./handlers/account-2fa.tsx";
 import { sessionPages } from "./handlers/account-sessions.tsx";
 import { loginPages } from "./handlers/login.tsx";
+import { resetPasswordPages } from "./handlers/reset-password.tsx";
 import { setupPages } from "./handlers/setup.tsx";
 import { requireSignedIn } from "./page-auth.ts";
 import { StatusPage } from "./pages/status.tsx";
@@ -47,6 +48,7 @@ export function webRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   routes.route("/", setupPages(deps));
+  routes.route("/", resetPasswordPages(deps));
   routes.route("/", loginPages(deps));
 
   // Every account page and action needs a signed-in user; posts return to the account page.
