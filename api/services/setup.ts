@@ -41,6 +41,20 @@ export async function prepareSetup(deps: AppDeps): Promise<string | undefined> {
   });
 }
 
+/** Whether a setup link is still good, so the page can say so before the form is filled in. */
+export async function isSetupTokenLive(deps: AppDeps, token: string): Promise<boolean> {
+  const [row] = await deps.database.db
+    .select({ id: oneTimeTokens.id })
+    .from(oneTimeTokens)
+    .where(and(
+      eq(oneTimeTokens.purpose, "setup"),
+      eq(oneTimeTokens.tokenHash, hashToken(token)),
+      isNull(oneTimeTokens.usedAt),
+      gt(oneTimeTokens.expiresAt, deps.now()),
+    ));
+  return row !== undefined;
+}
+
 /** Creates the first superuser and tenant with a valid setup token, and signs them in. */
 export async function completeSetup(
   deps: AppDeps,

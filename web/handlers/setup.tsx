@@ -10,7 +10,7 @@ import type { AppDeps, AppEnv } from "../../api/deps.ts";
 import { AppError } from "../../api/errors.ts";
 import { auditContextOf } from "../../api/request-context.ts";
 import { SetupInput } from "../../api/services/auth-inputs.ts";
-import { completeSetup } from "../../api/services/setup.ts";
+import { completeSetup, isSetupTokenLive } from "../../api/services/setup.ts";
 import { hasAnyUser } from "../../api/services/users.ts";
 import { fieldErrorsOf, parseForm, readForm } from "../forms.ts";
 import { MessagePage } from "../pages/message.tsx";
@@ -33,6 +33,8 @@ function deadLink(c: Context<AppEnv>, message: string, status: 400 | 403) {
   return c.html(<MessagePage title="Setup link not valid" message={message} />, status);
 }
 
+const DEAD_TOKEN =
+  "This setup link is invalid, used or expired. Restart Caddis to print a new one.";
 const NO_TOKEN = "This page needs the one-time setup link that Caddis prints to its log at start.";
 
 /** `/setup`: first-run creation of the superuser and the first tenant, from the one-time link. */
@@ -43,8 +45,7 @@ export function setupPages(deps: AppDeps): Hono<AppEnv> {
     if (await hasAnyUser(deps.database.db)) return alreadyDone(c);
     const token = c.req.query("token");
     if (!token) return deadLink(c, NO_TOKEN, 400);
-    // Whether the token is still good is learnt on submit: checking it here would need a
-    // read-only verb in setup.ts, and the form reveals nothing without a valid token anyway.
+    if (!(await isSetupTokenLive(deps, token))) return deadLink(c, DEAD_TOKEN, 403);
     return c.html(<SetupPage token={token} />);
   });
 

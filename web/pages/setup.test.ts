@@ -31,6 +31,14 @@ describe("setup page", () => {
     expect(html).toContain("one-time setup link");
   });
 
+  test("a dead setup link is explained before the form is filled in", async () => {
+    const res = await t.app.request(`/setup?token=${"z".repeat(52)}`);
+    expect(res.status).toBe(403);
+    const html = await res.text();
+    expect(html).toContain("invalid, used or expired");
+    expect(html).not.toContain('name="password"');
+  });
+
   test("with a token shows the form, carrying the token in a hidden field", async () => {
     const res = await t.app.request(`/setup?token=${token}`);
     expect(res.status).toBe(200);
