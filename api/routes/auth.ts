@@ -40,7 +40,7 @@ function throttled(retryAfterSeconds: number): never {
   );
 }
 
-/** Maps a first-step result to its response (shared by login and the pages' JSON twins). */
+/** Maps a login or 2FA-step result to its JSON response (the pages map the same results to HTML). */
 function loginResponse(c: Context<AppEnv>, result: LoginResult | MfaResult) {
   switch (result.kind) {
     case "signed_in":
