@@ -165,3 +165,13 @@ export const loginThrottles = pgTable("login_throttles", {
   windowStartedAt: at("window_started_at").notNull().defaultNow(),
   blockedUntil: at("blocked_until"),
 });
+
+/**
+ * One row whose counter triggers bump, in the same transaction, whenever something a session
+ * check depends on changes (a revoked session, a user, a membership, a tenant's 2FA rule). The
+ * API caches session checks per epoch: reading this row is all a request costs until it moves.
+ */
+export const authEpoch = pgTable("auth_epoch", {
+  id: boolean("id").primaryKey().default(true),
+  epoch: bigint("epoch", { mode: "number" }).notNull().default(0),
+});
