@@ -12,7 +12,8 @@ import type { AppDeps, AppEnv } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { auditContextOf } from "../request-context.ts";
 import { LoginInput, MfaVerifyInput, RefreshInput } from "../services/auth-inputs.ts";
-import { completeMfa, login, type LoginResult, type MfaResult } from "../services/auth-login.ts";
+import { login, type LoginResult } from "../services/auth-login.ts";
+import { completeMfa, type MfaResult } from "../services/auth-mfa.ts";
 import {
   listSessions,
   logout,

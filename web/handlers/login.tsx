@@ -10,7 +10,8 @@ import {
 import type { AppDeps, AppEnv } from "../../api/deps.ts";
 import { auditContextOf } from "../../api/request-context.ts";
 import { LoginInput, MfaVerifyInput } from "../../api/services/auth-inputs.ts";
-import { completeMfa, login, type SignedIn } from "../../api/services/auth-login.ts";
+import { login, type SignedIn } from "../../api/services/auth-login.ts";
+import { completeMfa } from "../../api/services/auth-mfa.ts";
 import { logout } from "../../api/services/auth-sessions.ts";
 import type { FlashMessage } from "../components.tsx";
 import { describeWait, parseForm, readForm } from "../forms.ts";
