@@ -10,6 +10,7 @@ import { AppError } from "./errors.ts";
 import { requestLog, securityHeaders } from "./middleware.ts";
 import { resolveClientIp } from "./request-context.ts";
 import { accountRoutes } from "./routes/account.ts";
+import { auditRoutes } from "./routes/audit.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { setupRoutes } from "./routes/setup.ts";
@@ -48,6 +49,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/api/v1/auth", accountRoutes(deps));
   app.route("/api/v1", tenantRoutes(deps));
   app.route("/api/v1", usersRoutes(deps));
+  app.route("/api/v1", auditRoutes(deps));
   app.route("/", webRoutes(deps));
 
   app.onError(handleError(deps.log));
