@@ -5,7 +5,9 @@ import { sessionValidator } from "./auth/session-check.ts";
 import type { Config } from "./config.ts";
 import type { AppDeps, RuntimeAdapters } from "./deps.ts";
 import type { Logger } from "./log.ts";
+import { memoryRateLimitStore } from "./rate-limit-store.ts";
 import type { Readiness } from "./readiness.ts";
+import { postgresRateLimitStore } from "./services/rate-limit-store-pg.ts";
 import { CADDIS_VERSION } from "./version.ts";
 
 /** Assembles the app's dependencies once; `npm start` and the test harness share this. */
@@ -26,6 +28,9 @@ export async function buildAppDeps(parts: {
     secrets: await createSecrets(parts.config.keyring),
     accessTokens: await createAccessTokens(parts.config.secretKey),
     validateSession: sessionValidator(parts.database.db),
+    rateLimitStore: parts.config.rateLimitStore === "postgres"
+      ? postgresRateLimitStore(parts.database.db)
+      : memoryRateLimitStore(),
     version: CADDIS_VERSION,
     now: parts.now ?? (() => new Date()),
   };

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { type Keyring, parseKeyring } from "./auth/secrets.ts";
 import { parseTrustedProxies, type TrustedProxies } from "./client-ip.ts";
+import { parseRateLimits, type RateLimits } from "./rate-limit-config.ts";
 
 /** Values shipped in docs and examples; a production start refuses them as secrets. */
 export const EXAMPLE_SECRETS: readonly string[] = [
@@ -27,6 +28,7 @@ const EnvSchema = z.object({
   CADDIS_LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
   CADDIS_TRUSTED_PROXIES: z.string().default(""),
   CADDIS_BODY_LIMIT: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  CADDIS_RATE_LIMIT_STORE: z.enum(["memory", "postgres"]).default("memory"),
 });
 
 /** Validated settings, read once at start; nothing else reads the environment. */
@@ -41,6 +43,13 @@ export interface Config {
   bodyLimitBytes: number;
   /** Proxies (Caddy) whose `X-Forwarded-For` is believed; empty: only the socket peer counts. */
   trustedProxies: TrustedProxies;
+  /**
+   * Where request counts live: `memory` for a single instance (the default), `postgres` when
+   * several API replicas must share one budget per client.
+   */
+  rateLimitStore: "memory" | "postgres";
+  /** Request budgets per endpoint group (see rate-limit-config.ts for `CADDIS_RATE_LIMITS`). */
+  rateLimits: RateLimits;
   /** JWT signing key bytes (HS256). */
   secretKey: Uint8Array;
   /** Encryption keys, newest first. */
@@ -76,7 +85,12 @@ export function readConfig(env: Record<string, string | undefined>): Config {
   } catch (err) {
     problems.push(`CADDIS_TRUSTED_PROXIES: ${(err as Error).message}`);
   }
-  if (problems.length > 0 || !raw || !secretKey || !keyring || !trustedProxies) {
+  // Read directly, not through the schema, so its problems show even when another variable fails.
+  const rateLimits = parseRateLimits(env.CADDIS_RATE_LIMITS ?? "");
+  for (const problem of rateLimits.problems) problems.push(`CADDIS_RATE_LIMITS: ${problem}`);
+  if (
+    problems.length > 0 || !raw || !secretKey || !keyring || !trustedProxies || !rateLimits.limits
+  ) {
     throw new ConfigError(problems);
   }
 
@@ -91,6 +105,8 @@ export function readConfig(env: Record<string, string | undefined>): Config {
     logLevel: raw.CADDIS_LOG_LEVEL,
     bodyLimitBytes: raw.CADDIS_BODY_LIMIT,
     trustedProxies,
+    rateLimitStore: raw.CADDIS_RATE_LIMIT_STORE,
+    rateLimits: rateLimits.limits,
     secretKey,
     keyring,
   };

@@ -6,6 +6,7 @@ import type { Secrets } from "./auth/secrets.ts";
 import type { SessionUser } from "./auth/sessions.ts";
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
+import type { RateLimitStore } from "./rate-limit-store.ts";
 import type { Readiness } from "./readiness.ts";
 
 /** Options the runtime's static-file middleware (`hono/bun`, `hono/deno`) accepts. */
@@ -38,6 +39,8 @@ export interface AppDeps extends RuntimeAdapters {
     userId: string,
     now: Date,
   ) => Promise<SessionUser | undefined>;
+  /** Request counts for rate limiting: in memory, or in PostgreSQL shared by replicas. */
+  rateLimitStore: RateLimitStore;
   version: string;
   /** The clock; tests replace it. */
   now: () => Date;

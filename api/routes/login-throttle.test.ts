@@ -8,7 +8,8 @@ let t: TestApp;
 let server: Server<undefined>;
 
 beforeAll(async () => {
-  t = await createTestApp();
+  // The sign-in throttle is under test here, not the request budget (rate-limit.test.ts).
+  t = await createTestApp({ env: { CADDIS_RATE_LIMITS: "auth=off" } });
   await setupSuperuser(t, "root@example.com");
   server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: t.app.fetch });
 });

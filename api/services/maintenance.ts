@@ -2,22 +2,24 @@ import { lt } from "drizzle-orm";
 import { oneTimeTokens } from "../../db/schema.ts";
 import { pruneThrottles } from "../auth/throttle.ts";
 import type { AppDeps } from "../deps.ts";
+import { pruneRateLimitCounters } from "./rate-limit-store-pg.ts";
 
 const INTERVAL_MS = 60 * 60 * 1000;
 // Kept a day past expiry so a support question about a failed link can still be looked into.
 const EXPIRED_TOKEN_GRACE_MS = 24 * 60 * 60 * 1000;
 
-/** Deletes dead rows that only grow: spent throttle counters and long-expired one-time tokens. */
+/** Deletes dead rows that only grow: spent throttle and rate-limit counters, expired tokens. */
 export async function runMaintenance(
   deps: AppDeps,
-): Promise<{ throttles: number; tokens: number }> {
+): Promise<{ throttles: number; tokens: number; rateLimits: number }> {
   const now = deps.now();
   const throttles = await pruneThrottles(deps.database.db, now);
   const tokens = await deps.database.db
     .delete(oneTimeTokens)
     .where(lt(oneTimeTokens.expiresAt, new Date(now.getTime() - EXPIRED_TOKEN_GRACE_MS)))
     .returning({ id: oneTimeTokens.id });
-  return { throttles, tokens: tokens.length };
+  const rateLimits = await pruneRateLimitCounters(deps.database.db, now);
+  return { throttles, tokens: tokens.length, rateLimits };
 }
 
 /** Runs {@link runMaintenance} now and hourly; failures are logged and retried next hour. */
