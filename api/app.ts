@@ -5,6 +5,7 @@ import { webRoutes } from "../web/routes.tsx";
 import { authenticate, originCheck } from "./auth/authenticate.ts";
 import { twoFactorGate } from "./auth/two-factor-gate.ts";
 import type { AppDeps, AppEnv } from "./deps.ts";
+import { rateLimit } from "./rate-limit.ts";
 import { handleError, handleNotFound } from "./error-handler.ts";
 import { AppError } from "./errors.ts";
 import { requestLog, securityHeaders } from "./middleware.ts";
@@ -39,6 +40,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.use(resolveClientIp(deps, deps.config.trustedProxies));
   app.use(authenticate(deps));
+  app.use(rateLimit(deps));
   app.use(originCheck(deps));
   app.use(twoFactorGate());
 

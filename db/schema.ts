@@ -175,3 +175,32 @@ export const authEpoch = pgTable("auth_epoch", {
   id: boolean("id").primaryKey().default(true),
   epoch: bigint("epoch", { mode: "number" }).notNull().default(0),
 });
+
+/**
+ * Request counts per client and fixed window, shared by API replicas when
+ * `CADDIS_RATE_LIMIT_STORE=postgres`. Rows are throwaway: maintenance deletes expired windows.
+ */
+export const rateLimitCounters = pgTable(
+  "rate_limit_counters",
+  {
+    key: text("key").notNull(),
+    windowStart: at("window_start").notNull(),
+    count: integer("count").notNull().default(0),
+    expiresAt: at("expires_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.key, t.windowStart] }),
+    index("rate_limit_counters_expires_at_idx").on(t.expiresAt),
+  ],
+);
+
+/**
+ * Where the audit chain starts after a retention prune: the first kept row and the hash it links
+ * back to, so the shortened chain still verifies. Append-only, like the log itself.
+ */
+export const auditAnchors = pgTable("audit_anchors", {
+  seq: bigint("seq", { mode: "number" }).primaryKey(),
+  prevHash: text("prev_hash").notNull(),
+  prunedRows: bigint("pruned_rows", { mode: "number" }).notNull(),
+  prunedAt: timestamp("pruned_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+});

@@ -4,12 +4,13 @@ import type { AppDeps, AppEnv } from "../deps.ts";
 import { auditContextOf } from "../request-context.ts";
 import { verifyAuditLog } from "../services/audit-check.ts";
 import { AuditExportInput, exportAudit } from "../services/audit-export.ts";
+import { AuditPruneInput, pruneAuditLog } from "../services/audit-retention.ts";
 import { AuditQueryInput, searchAudit } from "../services/audit-search.ts";
 import { validate } from "../validate.ts";
 
 const CONTENT_TYPE = { csv: "text/csv; charset=utf-8", json: "application/json" } as const;
 
-/** `/api/v1/audit`: search, export (CSV/JSON, streamed) and chain verification. Mounted at `/api/v1`. */
+/** `/api/v1/audit`: search, export (CSV/JSON, streamed), chain verification and retention. */
 export function auditRoutes(deps: AppDeps): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
 
@@ -29,6 +30,11 @@ export function auditRoutes(deps: AppDeps): Hono<AppEnv> {
 
   routes.get("/audit/verify", async (c) => {
     return c.json(await verifyAuditLog(deps, auditContextOf(c), requireAuth(c)));
+  });
+
+  routes.post("/audit/prune", validate("json", AuditPruneInput), async (c) => {
+    const auth = requireAuth(c);
+    return c.json(await pruneAuditLog(deps, auditContextOf(c), auth, c.req.valid("json")));
   });
 
   return routes;

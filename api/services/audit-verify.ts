@@ -1,6 +1,6 @@
 import { asc, gt } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
-import { auditLog } from "../../db/schema.ts";
+import { auditAnchors, auditLog } from "../../db/schema.ts";
 import { auditRowHash, GENESIS_HASH } from "./audit.ts";
 
 /** The chain's state: intact, or where it first breaks and why. */
@@ -10,6 +10,8 @@ export interface AuditVerification {
   /** The newest row; record it elsewhere to detect a truncated tail later. */
   head: { seq: number; hash: string } | null;
   firstBroken?: { seq: number; reason: string };
+  /** Where the kept chain starts after a retention prune; absent while nothing was pruned. */
+  anchor?: { seq: number; prunedAt: string };
 }
 
 const BATCH = 1000;
@@ -19,6 +21,11 @@ const BATCH = 1000;
  * reports the first row whose position, link or contents do not match the chain.
  */
 export async function verifyAuditChain(db: Db): Promise<AuditVerification> {
+  // A prune leaves an anchor: the first kept row's seq and the hash it links back to.
+  const anchors = new Map(
+    (await db.select().from(auditAnchors)).map((a) => [a.seq, a] as const),
+  );
+  let anchor: AuditVerification["anchor"];
   let rowsChecked = 0;
   let previous: { seq: number; hash: string } | null = null;
   for (;;) {
@@ -34,12 +41,15 @@ export async function verifyAuditChain(db: Db): Promise<AuditVerification> {
         rowsChecked,
         head: previous,
         firstBroken: { seq: row.seq, reason },
+        ...(anchor ? { anchor } : {}),
       });
-      const expectedSeq: number = previous ? previous.seq + 1 : 1;
+      const start = previous ? undefined : anchors.get(row.seq);
+      if (start) anchor = { seq: start.seq, prunedAt: start.prunedAt.toISOString() };
+      const expectedSeq: number = previous ? previous.seq + 1 : start ? start.seq : 1;
       if (row.seq !== expectedSeq) {
         return broken(`sequence gap: expected row ${expectedSeq}, found ${row.seq}`);
       }
-      const expectedPrev: string = previous?.hash ?? GENESIS_HASH;
+      const expectedPrev: string = previous?.hash ?? start?.prevHash ?? GENESIS_HASH;
       if (row.prevHash !== expectedPrev) {
         return broken("prev_hash does not match the previous row's hash");
       }
@@ -49,6 +59,8 @@ export async function verifyAuditChain(db: Db): Promise<AuditVerification> {
       rowsChecked++;
       previous = { seq: row.seq, hash: row.hash };
     }
-    if (batch.length < BATCH) return { ok: true, rowsChecked, head: previous };
+    if (batch.length < BATCH) {
+      return { ok: true, rowsChecked, head: previous, ...(anchor ? { anchor } : {}) };
+    }
   }
 }
