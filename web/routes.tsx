@@ -6,6 +6,7 @@ import { assets, STATIC_ROOT } from "./assets.ts";
 import { accountPages } from "./handlers/account.tsx";
 import { twoFactorPages } from "./handlers/account-2fa.tsx";
 import { sessionPages } from "./handlers/account-sessions.tsx";
+import { auditPages } from "./handlers/audit.tsx";
 import { loginPages } from "./handlers/login.tsx";
 import { resetPasswordPages } from "./handlers/reset-password.tsx";
 import { setupPages } from "./handlers/setup.tsx";
@@ -57,6 +58,7 @@ export function webRoutes(deps: AppDeps): Hono<AppEnv> {
   routes.route("/", accountPages(deps));
   routes.route("/", twoFactorPages(deps));
   routes.route("/", sessionPages(deps));
+  routes.route("/", auditPages(deps));
 
   return routes;
 }
