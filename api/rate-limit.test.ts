@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Server } from "bun";
-import { createTestApp, type TestApp } from "../scripts/testing/app.ts";
+import { createTestApp, serveTestApp, type TestApp } from "../scripts/testing/app.ts";
 import { bearer, setupSuperuser, TEST_PASSWORD } from "../scripts/testing/auth.ts";
-import { ISSUE_RATE_LIMITS, serveRateLimited } from "../scripts/testing/rate-limited-app.ts";
+import { ISSUE_RATE_LIMITS } from "../scripts/testing/rate-limited-app.ts";
 import { rateLimitGroup } from "./rate-limit.ts";
 import { createUser } from "./services/users.ts";
 
@@ -17,7 +17,7 @@ const nextHour = () => (clock = Math.floor(clock / HOUR) * HOUR + HOUR + 5_000);
 const apps: { t: TestApp; server: Server<undefined> }[] = [];
 async function serve(env: Record<string, string> = {}) {
   const t = await createTestApp({ now, env: { CADDIS_RATE_LIMITS: ISSUE_RATE_LIMITS, ...env } });
-  const { server, url } = serveRateLimited(t);
+  const { server, url } = serveTestApp(t);
   apps.push({ t, server });
   return { t, url };
 }

@@ -1,23 +1,23 @@
+import type { Server } from "bun";
 import { afterAll, beforeAll, expect } from "bun:test";
 import { decodeBase32IgnorePadding } from "@oslojs/encoding";
 import { generateHOTP, generateTOTP } from "@oslojs/otp";
 import type { Page } from "playwright-core";
 import { prepareSetup } from "../api/services/setup.ts";
-import { createTestApp, type TestApp } from "../scripts/testing/app.ts";
+import { createTestApp, serveTestApp, type TestApp } from "../scripts/testing/app.ts";
 import { TEST_PASSWORD } from "../scripts/testing/auth.ts";
 import { type WatchedPage, withBrowser } from "../scripts/testing/browser.ts";
 import { testWithTools } from "../scripts/testing/tools.ts";
 
 let t: TestApp;
-let server: ReturnType<typeof Bun.serve>;
+let server: Server<undefined>;
 let origin: string;
 
 const EMAIL = "owner@example.com";
 
 beforeAll(async () => {
   t = await createTestApp();
-  server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: t.app.fetch });
-  origin = `http://127.0.0.1:${server.port}`;
+  ({ server, url: origin } = serveTestApp(t));
 });
 afterAll(async () => {
   await server.stop(true);

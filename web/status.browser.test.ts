@@ -1,17 +1,17 @@
+import type { Server } from "bun";
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { connect } from "node:net";
 import { withBrowser } from "../scripts/testing/browser.ts";
-import { createTestApp, type TestApp } from "../scripts/testing/app.ts";
+import { createTestApp, serveTestApp, type TestApp } from "../scripts/testing/app.ts";
 import { testWithTools } from "../scripts/testing/tools.ts";
 
 let t: TestApp;
-let server: ReturnType<typeof Bun.serve>;
+let server: Server<undefined>;
 let origin: string;
 
 beforeAll(async () => {
   t = await createTestApp();
-  server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: t.app.fetch });
-  origin = `http://127.0.0.1:${server.port}`;
+  ({ server, url: origin } = serveTestApp(t));
 });
 afterAll(async () => {
   await server.stop(true);

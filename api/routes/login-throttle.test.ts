@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Server } from "bun";
-import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
+import { createTestApp, serveTestApp, type TestApp } from "../../scripts/testing/app.ts";
 import { setupSuperuser, TEST_PASSWORD } from "../../scripts/testing/auth.ts";
 
 // Over a real socket, so the client address is the TCP peer (127.0.0.1), as in production.
@@ -11,7 +11,7 @@ beforeAll(async () => {
   // The sign-in throttle is under test here, not the request budget (rate-limit.test.ts).
   t = await createTestApp({ env: { CADDIS_RATE_LIMITS: "auth=off" } });
   await setupSuperuser(t, "root@example.com");
-  server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: t.app.fetch });
+  ({ server } = serveTestApp(t));
 });
 afterAll(async () => {
   await server.stop(true);

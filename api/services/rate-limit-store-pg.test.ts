@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Server } from "bun";
-import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
+import { createTestApp, serveTestApp, type TestApp } from "../../scripts/testing/app.ts";
 import { openTestDatabase, type TestDatabase } from "../../scripts/testing/db.ts";
-import { ISSUE_RATE_LIMITS, serveRateLimited } from "../../scripts/testing/rate-limited-app.ts";
+import { ISSUE_RATE_LIMITS } from "../../scripts/testing/rate-limited-app.ts";
 import { postgresRateLimitStore, pruneRateLimitCounters } from "./rate-limit-store-pg.ts";
 
 // Two app instances on one database stand for two API replicas behind one proxy.
@@ -20,7 +20,7 @@ beforeAll(async () => {
       now,
       env: { CADDIS_RATE_LIMIT_STORE: "postgres", CADDIS_RATE_LIMITS: ISSUE_RATE_LIMITS },
     });
-    replicas.push({ t, ...serveRateLimited(t) });
+    replicas.push({ t, ...serveTestApp(t) });
   }
 });
 afterAll(async () => {

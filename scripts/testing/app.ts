@@ -1,3 +1,4 @@
+import type { Server } from "bun";
 import { Writable } from "node:stream";
 import type { Hono } from "hono";
 import { getConnInfo, serveStatic } from "hono/bun";
@@ -65,4 +66,10 @@ export async function createTestApp(
       if (!options.database) await database.close();
     },
   };
+}
+
+/** Serves a test app on a real loopback socket, so the client address is the TCP peer. */
+export function serveTestApp(t: TestApp): { server: Server<undefined>; url: string } {
+  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: t.app.fetch });
+  return { server, url: `http://127.0.0.1:${server.port}` };
 }
