@@ -26,7 +26,7 @@ export async function buildAppDeps(parts: {
     database: parts.database,
     readiness: parts.readiness,
     secrets: await createSecrets(parts.config.keyring),
-    accessTokens: await createAccessTokens(parts.config.secretKey),
+    accessTokens: await createAccessTokens(parts.config.secretKeys),
     validateSession: sessionValidator(parts.database.db),
     rateLimitStore: parts.config.rateLimitStore === "postgres"
       ? postgresRateLimitStore(parts.database.db)

@@ -123,3 +123,29 @@ describe("readConfig", () => {
     expect(config.port).toBe(8080);
   });
 });
+
+describe("signing-key rotation in config", () => {
+  test("accepts several signing keys, newest first", () => {
+    const config = readConfig({
+      CADDIS_ENV: "production",
+      CADDIS_SECRET_KEY: `${goodSecret}-new, ${goodSecret}`,
+      CADDIS_ENCRYPTION_KEYS: goodKeys,
+    });
+    expect(config.secretKeys.map((k) => new TextDecoder().decode(k))).toEqual([
+      `${goodSecret}-new`,
+      goodSecret,
+    ]);
+  });
+
+  test("checks every signing key, and refuses a repeated one", () => {
+    const problems = problemsOf({
+      CADDIS_ENV: "production",
+      CADDIS_SECRET_KEY: `${goodSecret},short,${goodSecret}`,
+      CADDIS_ENCRYPTION_KEYS: goodKeys,
+    });
+    expect(problems).toEqual([
+      "CADDIS_SECRET_KEY entry 2: must be at least 32 bytes in production",
+      "CADDIS_SECRET_KEY entry 3: repeats an earlier key",
+    ]);
+  });
+});

@@ -50,8 +50,8 @@ export interface Config {
   rateLimitStore: "memory" | "postgres";
   /** Request budgets per endpoint group (see rate-limit-config.ts for `CADDIS_RATE_LIMITS`). */
   rateLimits: RateLimits;
-  /** JWT signing key bytes (HS256). */
-  secretKey: Uint8Array;
+  /** JWT signing keys (HS256), newest first: the first signs, all verify during an overlap. */
+  secretKeys: Uint8Array[];
   /** Encryption keys, newest first. */
   keyring: Keyring;
 }
@@ -77,7 +77,7 @@ export function readConfig(env: Record<string, string | undefined>): Config {
   const raw = parsed.success ? parsed.data : undefined;
   const production = env.CADDIS_ENV === "production";
 
-  const secretKey = checkSecretKey(env.CADDIS_SECRET_KEY, production, problems);
+  const secretKeys = checkSecretKeys(env.CADDIS_SECRET_KEY, production, problems);
   const keyring = checkKeyring(env.CADDIS_ENCRYPTION_KEYS, production, problems);
   let trustedProxies: TrustedProxies | undefined;
   try {
@@ -89,7 +89,7 @@ export function readConfig(env: Record<string, string | undefined>): Config {
   const rateLimits = parseRateLimits(env.CADDIS_RATE_LIMITS ?? "");
   for (const problem of rateLimits.problems) problems.push(`CADDIS_RATE_LIMITS: ${problem}`);
   if (
-    problems.length > 0 || !raw || !secretKey || !keyring || !trustedProxies || !rateLimits.limits
+    problems.length > 0 || !raw || !secretKeys || !keyring || !trustedProxies || !rateLimits.limits
   ) {
     throw new ConfigError(problems);
   }
@@ -107,12 +107,14 @@ export function readConfig(env: Record<string, string | undefined>): Config {
     trustedProxies,
     rateLimitStore: raw.CADDIS_RATE_LIMIT_STORE,
     rateLimits: rateLimits.limits,
-    secretKey,
+    secretKeys,
     keyring,
   };
 }
 
-function checkSecretKey(value: string | undefined, production: boolean, problems: string[]) {
+// Comma-separated, newest first, so a signing key can rotate: put the new one first, and drop the
+// old one once every token it signed has expired (30 minutes).
+function checkSecretKeys(value: string | undefined, production: boolean, problems: string[]) {
   if (!value) {
     problems.push(
       production
@@ -121,14 +123,22 @@ function checkSecretKey(value: string | undefined, production: boolean, problems
     );
     return undefined;
   }
-  const bytes = new TextEncoder().encode(value);
-  if (production && bytes.length < MIN_SECRET_BYTES) {
-    problems.push(`CADDIS_SECRET_KEY: must be at least ${MIN_SECRET_BYTES} bytes in production`);
-  }
-  if (production && looksLikeExample(value)) {
-    problems.push("CADDIS_SECRET_KEY: is an example value; generate a random one");
-  }
-  return bytes;
+  const entries = value.split(",").map((entry) => entry.trim());
+  const keys: Uint8Array[] = [];
+  entries.forEach((entry, index) => {
+    const which = entries.length > 1 ? `CADDIS_SECRET_KEY entry ${index + 1}` : "CADDIS_SECRET_KEY";
+    const bytes = new TextEncoder().encode(entry);
+    if (bytes.length === 0) problems.push(`${which}: is empty`);
+    if (production && bytes.length < MIN_SECRET_BYTES) {
+      problems.push(`${which}: must be at least ${MIN_SECRET_BYTES} bytes in production`);
+    }
+    if (production && looksLikeExample(entry)) {
+      problems.push(`${which}: is an example value; generate a random one`);
+    }
+    if (entries.indexOf(entry) !== index) problems.push(`${which}: repeats an earlier key`);
+    keys.push(bytes);
+  });
+  return keys;
 }
 
 function checkKeyring(value: string | undefined, production: boolean, problems: string[]) {

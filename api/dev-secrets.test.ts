@@ -16,7 +16,7 @@ test("generates missing secrets into secrets.env with mode 0600 and a valid conf
   expect(first.generated.sort()).toEqual(["CADDIS_ENCRYPTION_KEYS", "CADDIS_SECRET_KEY"]);
   expect((await stat(first.file)).mode & 0o777).toBe(0o600);
   const config = readConfig(first.env);
-  expect(config.secretKey.length).toBeGreaterThanOrEqual(32);
+  expect(config.secretKeys[0]?.length).toBeGreaterThanOrEqual(32);
   expect(config.keyring).toHaveLength(1);
 });
 

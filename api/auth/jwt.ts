@@ -1,13 +1,9 @@
+import { sha256 } from "@oslojs/crypto/sha2";
 import { decodeBase64urlIgnorePadding, encodeBase64urlNoPadding } from "@oslojs/encoding";
 import { z } from "zod";
 
 /** Access tokens live 30 minutes (seed requirement); their session can end them sooner. */
 export const ACCESS_TOKEN_TTL_SECONDS = 30 * 60;
-
-// The only header Caddis issues or accepts: the algorithm is pinned, never read from the token.
-const HEADER = encodeBase64urlNoPadding(
-  new TextEncoder().encode(JSON.stringify({ alg: "HS256", typ: "JWT" })),
-);
 
 const AccessClaims = z.object({
   typ: z.literal("access"),
@@ -20,23 +16,40 @@ const AccessClaims = z.object({
 /** The verified contents of an access token. */
 export type AccessClaims = z.infer<typeof AccessClaims>;
 
-/** Signs and verifies HS256 access tokens with one key imported once. */
+/** Signs and verifies HS256 access tokens; the keys are imported once. */
 export interface AccessTokens {
   sign(subject: { userId: string; sessionId: string }, now: Date): Promise<string>;
   /** The claims, or undefined for anything forged, altered, expired or not an access token. */
   verify(token: string, now: Date): Promise<AccessClaims | undefined>;
 }
 
-/** Imports the HMAC key (non-extractable) and returns the signer/verifier. */
-export async function createAccessTokens(secretKey: Uint8Array): Promise<AccessTokens> {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    secretKey as Uint8Array<ArrayBuffer>,
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign", "verify"],
-  );
+/** A key's id: derived from the key, so it needs no configuring and reveals nothing of it. */
+export function signingKeyId(key: Uint8Array): string {
+  return encodeBase64urlNoPadding(sha256(key).slice(0, 9));
+}
+
+/**
+ * Imports the HMAC keys (non-extractable), newest first: the newest signs, every one verifies,
+ * so a key can be replaced without signing everyone out. Each key has exactly one header Caddis
+ * issues and accepts, `{"alg":"HS256","typ":"JWT","kid":…}`: the algorithm is pinned, never
+ * read from the token, and the kid only picks among our own keys.
+ */
+export async function createAccessTokens(secretKeys: Uint8Array[]): Promise<AccessTokens> {
+  if (secretKeys.length === 0) throw new Error("at least one signing key is required");
   const encoder = new TextEncoder();
+  const keys = await Promise.all(secretKeys.map(async (raw) => ({
+    header: encodeBase64urlNoPadding(
+      encoder.encode(JSON.stringify({ alg: "HS256", typ: "JWT", kid: signingKeyId(raw) })),
+    ),
+    key: await crypto.subtle.importKey(
+      "raw",
+      raw as Uint8Array<ArrayBuffer>,
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign", "verify"],
+    ),
+  })));
+  const signer = keys[0] as (typeof keys)[number];
   return {
     async sign({ userId, sessionId }, now) {
       const iat = Math.floor(now.getTime() / 1000);
@@ -48,27 +61,23 @@ export async function createAccessTokens(secretKey: Uint8Array): Promise<AccessT
         exp: iat + ACCESS_TOKEN_TTL_SECONDS,
       };
       const payload = encodeBase64urlNoPadding(encoder.encode(JSON.stringify(claims)));
-      const signature = await crypto.subtle.sign(
-        "HMAC",
-        key,
-        encoder.encode(`${HEADER}.${payload}`),
-      );
-      return `${HEADER}.${payload}.${encodeBase64urlNoPadding(new Uint8Array(signature))}`;
+      const signed = `${signer.header}.${payload}`;
+      const signature = await crypto.subtle.sign("HMAC", signer.key, encoder.encode(signed));
+      return `${signed}.${encodeBase64urlNoPadding(new Uint8Array(signature))}`;
     },
     async verify(token, now) {
       const parts = token.split(".");
       if (parts.length !== 3) return undefined;
       const [header, payload, signature] = parts as [string, string, string];
-      // Byte-for-byte our header: `alg: none`, HS512, RS256 and `kid` tricks all fail here.
-      if (header !== HEADER) return undefined;
-      let signatureBytes: Uint8Array;
+      // Byte-for-byte one of our headers: `alg: none`, HS512, RS256, foreign kids all fail here.
+      const match = keys.find((k) => k.header === header);
+      if (!match) return undefined;
       let claims: unknown;
       try {
-        signatureBytes = decodeBase64urlIgnorePadding(signature);
         const ok = await crypto.subtle.verify(
           "HMAC",
-          key,
-          signatureBytes as Uint8Array<ArrayBuffer>,
+          match.key,
+          decodeBase64urlIgnorePadding(signature) as Uint8Array<ArrayBuffer>,
           encoder.encode(`${header}.${payload}`),
         );
         if (!ok) return undefined;
