@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { LOGOUT_PATH } from "../api/auth/cookies.ts";
 import { prepareSetup } from "../api/services/setup.ts";
 import { createTestApp, type TestApp } from "../scripts/testing/app.ts";
 import { TEST_PASSWORD } from "../scripts/testing/auth.ts";
@@ -49,7 +50,9 @@ test("every cookie set on the way through a session has the safe attributes", as
   });
   expect(refreshed.status).toBe(200);
   const renewed = collect(refreshed);
-  collect(await form("/logout", {}, renewed));
+  const out = await form(LOGOUT_PATH, {}, renewed);
+  expect(out.status).toBe(303);
+  collect(out);
 
   const names = new Set(seen.map((c) => c.split("=")[0]));
   expect([...names].sort()).toEqual([

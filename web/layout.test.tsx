@@ -1,5 +1,6 @@
 /** @jsxImportSource hono/jsx */
 import { describe, expect, test } from "bun:test";
+import { LOGOUT_PATH } from "../api/auth/cookies.ts";
 import { Layout } from "./layout.tsx";
 
 async function render(node: ReturnType<typeof Layout>): Promise<string> {
@@ -29,7 +30,7 @@ describe("layout", () => {
     expect(html).toContain('<a href="/account">Account</a>');
     expect(html).toContain('<span class="signed-in-as">&lt;b&gt;x&lt;/b&gt;@example.com</span>');
     expect(html).toContain(
-      '<form class="sign-out" method="post" action="/logout"><span class="signed-in-as">',
+      `<form class="sign-out" method="post" action="${LOGOUT_PATH}"><span class="signed-in-as">`,
     );
     expect(html).toContain(
       '<button type="submit" class="button button-secondary">Sign out</button>',
@@ -41,7 +42,7 @@ describe("layout", () => {
     const html = await render(<Layout title="Status">content</Layout>);
     expect(html).toContain('<a class="sign-in" href="/login">Sign in</a>');
     expect(html).not.toContain('aria-label="Main"');
-    expect(html).not.toContain("/logout");
+    expect(html).not.toContain(LOGOUT_PATH);
   });
 
   test("loads extra page scripts deferred, by versioned URL", async () => {

@@ -1,6 +1,7 @@
 /** @jsxImportSource hono/jsx */
 import type { Child } from "hono/jsx";
 import { html } from "hono/html";
+import { LOGOUT_PATH } from "../api/auth/cookies.ts";
 import { type AssetName, assets } from "./assets.ts";
 import { Button, Flash, type FlashMessage } from "./components.tsx";
 
@@ -75,7 +76,7 @@ export function Layout(props: {
                   </ul>
                 </nav>
                 {/* A form, not a link: signing out changes state, so it must be a same-origin POST. */}
-                <form class="sign-out" method="post" action="/logout">
+                <form class="sign-out" method="post" action={LOGOUT_PATH}>
                   <span class="signed-in-as">{props.user.email}</span>
                   <Button variant="secondary">Sign out</Button>
                 </form>

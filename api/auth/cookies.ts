@@ -8,6 +8,11 @@ export const ACCESS_COOKIE = "__Host-caddis_access";
 export const REFRESH_COOKIE = "__Secure-caddis_refresh";
 /** The endpoint the refresh cookie is limited to. */
 export const REFRESH_PATH = "/api/v1/auth/refresh";
+/**
+ * Where browsers sign out: under the refresh path, so the refresh cookie comes along and the
+ * session can be ended even when the access cookie has already expired.
+ */
+export const LOGOUT_PATH = `${REFRESH_PATH}/logout`;
 /** Long-lived, random per browser: lets a sign-in from a new device be noticed. */
 export const DEVICE_COOKIE = "__Host-caddis_device";
 

@@ -17,6 +17,7 @@ import { completeMfa, type MfaResult } from "../services/auth-mfa.ts";
 import {
   listSessions,
   logout,
+  logoutWithRefreshToken,
   refresh,
   revokeOtherSessions,
   revokeOwnSession,
@@ -111,6 +112,21 @@ export function authRoutes(deps: AppDeps): Hono<AppEnv> {
       return c.json({ expiresIn: result.tokens.expiresIn });
     }
     return c.json(tokenBody(result.tokens));
+  });
+
+  routes.post("/refresh/logout", async (c) => {
+    const token = readCookie(c, REFRESH_COOKIE) ??
+      RefreshInput.safeParse(await c.req.json().catch(() => undefined)).data?.refreshToken;
+    const audit = auditContextOf(c);
+    const ended = token ? await logoutWithRefreshToken(deps, audit, token) : false;
+    const auth = c.get("auth");
+    if (!ended && auth) await logout(deps, audit, auth);
+    clearSessionCookies(c);
+    // The panel's sign-out button is a plain form post: send the browser to the login page.
+    if (c.req.header("content-type")?.startsWith("application/x-www-form-urlencoded")) {
+      return c.redirect("/login?notice=signed-out", 303);
+    }
+    return c.body(null, 204);
   });
 
   routes.post("/logout", async (c) => {

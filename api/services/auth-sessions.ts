@@ -1,7 +1,8 @@
 import { and, desc, eq, gt, isNull } from "drizzle-orm";
-import { sessions } from "../../db/schema.ts";
+import { refreshTokens, sessions } from "../../db/schema.ts";
 import { describeUserAgent } from "../auth/devices.ts";
 import { revokeSession, revokeUserSessions, rotateRefreshToken } from "../auth/sessions.ts";
+import { hashesEqual, hashToken, splitToken } from "../auth/tokens.ts";
 import type { AppDeps, RequestAuth } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { type AuditContext, recordAudit } from "./audit.ts";
@@ -142,5 +143,42 @@ export async function revokeOtherSessions(
       details: { revoked: count },
     });
     return count;
+  });
+}
+
+/**
+ * Ends the session a refresh token belongs to. Browsers sign out through this (their refresh
+ * cookie reaches only the refresh path), so signing out works even after the 30-minute access
+ * cookie has expired. A token already rotated still identifies its session, and ends it.
+ */
+export async function logoutWithRefreshToken(
+  deps: AppDeps,
+  audit: AuditContext,
+  refreshToken: string,
+): Promise<boolean> {
+  const parts = splitToken(refreshToken);
+  if (!parts) return false;
+  const now = deps.now();
+  return await deps.database.db.transaction(async (tx) => {
+    const [row] = await tx
+      .select({
+        secretHash: refreshTokens.secretHash,
+        sessionId: sessions.id,
+        userId: sessions.userId,
+        revokedAt: sessions.revokedAt,
+      })
+      .from(refreshTokens)
+      .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+      .where(eq(refreshTokens.id, parts.id));
+    if (!row || !hashesEqual(row.secretHash, hashToken(parts.secret))) return false;
+    if (row.revokedAt) return true;
+    await revokeSession(tx, row.sessionId, "logout", now);
+    await recordAudit(tx, { ...audit, actor: { kind: "user", id: row.userId } }, {
+      action: "auth.logout",
+      resourceType: "session",
+      resourceId: row.sessionId,
+      outcome: "success",
+    });
+    return true;
   });
 }

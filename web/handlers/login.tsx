@@ -1,7 +1,6 @@
 /** @jsxImportSource hono/jsx */
 import { type Context, Hono } from "hono";
 import {
-  clearSessionCookies,
   DEVICE_COOKIE,
   readCookie,
   setDeviceCookie,
@@ -12,7 +11,6 @@ import { auditContextOf } from "../../api/request-context.ts";
 import { LoginInput, MfaVerifyInput } from "../../api/services/auth-inputs.ts";
 import { login, type SignedIn } from "../../api/services/auth-login.ts";
 import { completeMfa } from "../../api/services/auth-mfa.ts";
-import { logout } from "../../api/services/auth-sessions.ts";
 import type { FlashMessage } from "../components.tsx";
 import { describeWait, parseForm, readForm } from "../forms.ts";
 import { safeNextPath } from "../next-path.ts";
@@ -39,7 +37,7 @@ function signedIn(c: Context<AppEnv>, result: SignedIn, next: string | undefined
   return c.redirect(next ?? "/", 303);
 }
 
-/** `/login`, `/login/2fa` and `/logout`: signing a browser in and out with cookies. */
+/** `/login` and `/login/2fa`: signing a browser in with cookies (sign-out: LOGOUT_PATH). */
 export function loginPages(deps: AppDeps): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
 
@@ -122,15 +120,6 @@ export function loginPages(deps: AppDeps): Hono<AppEnv> {
           flash: throttledFlash(result.retryAfterSeconds),
         });
     }
-  });
-
-  routes.post("/logout", async (c) => {
-    const auth = c.get("auth");
-    // Without a valid access cookie the session is unknown here (the refresh cookie only goes to
-    // the refresh endpoint); clearing the cookies still leaves this browser signed out.
-    if (auth) await logout(deps, auditContextOf(c), auth);
-    clearSessionCookies(c);
-    return c.redirect("/login?notice=signed-out", 303);
   });
 
   return routes;

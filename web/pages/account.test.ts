@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { LOGOUT_PATH } from "../../api/auth/cookies.ts";
 import { decodeBase32IgnorePadding } from "@oslojs/encoding";
 import { generateHOTP } from "@oslojs/otp";
 import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
@@ -91,7 +92,7 @@ describe("account page", () => {
     const browser = await signIn();
     const html = await accountHtml(browser);
     expect(html).toContain(`<span class="signed-in-as">${EMAIL}</span>`);
-    expect(html).toContain('<form class="sign-out" method="post" action="/logout">');
+    expect(html).toContain(`<form class="sign-out" method="post" action="${LOGOUT_PATH}">`);
     expect(html).toContain("Firefox 133 on Linux");
     expect(html).toContain("This session");
     expect(html).toContain('id="devices"');
@@ -269,7 +270,7 @@ describe("two-factor authentication", () => {
 describe("sign out", () => {
   test("ends the session, clears the cookies and shows the login page", async () => {
     const browser = await signIn();
-    const res = await post(browser, "/logout");
+    const res = await post(browser, LOGOUT_PATH);
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toBe("/login?notice=signed-out");
     const cleared = res.headers.getSetCookie();
@@ -278,5 +279,30 @@ describe("sign out", () => {
     expect((await request(browser, "/account")).status).toBe(302);
     const login = await (await t.app.request("/login?notice=signed-out")).text();
     expect(login).toContain("You are signed out.");
+  });
+
+  test("ends the session from the refresh cookie after the access cookie has expired", async () => {
+    const res = await t.app.request("/login", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ email: EMAIL, password: TEST_PASSWORD }).toString(),
+    });
+    const refresh = res.headers.getSetCookie()
+      .map((c) => c.split(";")[0] ?? "")
+      .find((c) => c.startsWith("__Secure-caddis_refresh=")) ?? "";
+    const out = await t.app.request(LOGOUT_PATH, {
+      method: "POST",
+      headers: {
+        cookie: refresh,
+        origin: "http://localhost",
+        "content-type": "application/x-www-form-urlencoded",
+      },
+    });
+    expect(out.status).toBe(303);
+    const again = await t.app.request("/api/v1/auth/refresh", {
+      method: "POST",
+      headers: { cookie: refresh, origin: "http://localhost" },
+    });
+    expect(again.status).toBe(401);
   });
 });

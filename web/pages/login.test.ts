@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { LOGOUT_PATH } from "../../api/auth/cookies.ts";
 import { decodeBase32IgnorePadding } from "@oslojs/encoding";
 import { generateHOTP } from "@oslojs/otp";
 import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
@@ -34,7 +35,7 @@ describe("login page", () => {
     expect(html).toMatch(/<script src="\/static\/session\.js\?v=[0-9a-f]+" defer=""><\/script>/);
     expect(html).not.toContain("data-try-refresh");
     expect(html).toContain('<a class="sign-in" href="/login">Sign in</a>');
-    expect(html).not.toContain('action="/logout"');
+    expect(html).not.toContain(`action="${LOGOUT_PATH}"`);
   });
 
   test("shows only known notices; a crafted key shows nothing", async () => {
