@@ -103,3 +103,41 @@ test("a member held at enrolment is sent from other pages to the account page", 
   expect(account.status).not.toBe(403);
   expect(account.status).not.toBe(303);
 });
+
+describe("creating tenants", () => {
+  test("a superuser creates one, becomes its member and it is audited", async () => {
+    const res = await postJson(t, "/api/v1/tenants", { name: "  Globex " }, bearer(rootToken));
+    expect(res.status).toBe(201);
+    const tenant = (await res.json()) as { id: string; name: string };
+    expect(tenant.name).toBe("Globex");
+    const rows = await t.database.rawSql(
+      `select action from audit_log where resource_id = '${tenant.id}'`,
+    );
+    expect(rows.map((r) => r.action)).toContain("tenants.create");
+  });
+
+  test("a non-superuser cannot, and unknown fields such as an owner id are refused", async () => {
+    // No membership, so no tenant 2FA rule is in the way: the refusal is the permission check.
+    await t.deps.database.db.transaction((tx) =>
+      createUser(tx, { actor: { kind: "system" } }, {
+        email: "loner@example.com",
+        password: TEST_PASSWORD,
+        isSuperuser: false,
+      })
+    );
+    const login = await postJson(t, "/api/v1/auth/login", {
+      email: "loner@example.com",
+      password: TEST_PASSWORD,
+    });
+    const token = ((await login.json()) as { accessToken: string }).accessToken;
+    expect((await postJson(t, "/api/v1/tenants", { name: "Mine" }, bearer(token))).status)
+      .toBe(403);
+    const extra = await postJson(
+      t,
+      "/api/v1/tenants",
+      { name: "X", ownerId: "usr_x" },
+      bearer(rootToken),
+    );
+    expect(extra.status).toBe(400);
+  });
+});

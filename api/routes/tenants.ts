@@ -3,6 +3,8 @@ import { requireAuth } from "../auth/authenticate.ts";
 import type { AppDeps, AppEnv } from "../deps.ts";
 import { auditContextOf } from "../request-context.ts";
 import {
+  createTenant,
+  CreateTenantInput,
   listTenants,
   setTenantTwoFactorRequirement,
   UpdateTenantInput,
@@ -13,6 +15,10 @@ import { validate } from "../validate.ts";
 export function tenantRoutes(deps: AppDeps): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
   routes.get("/tenants", async (c) => c.json({ tenants: await listTenants(deps, requireAuth(c)) }));
+  routes.post("/tenants", validate("json", CreateTenantInput), async (c) => {
+    const tenant = await createTenant(deps, auditContextOf(c), requireAuth(c), c.req.valid("json"));
+    return c.json(tenant, 201);
+  });
   routes.patch("/tenants/:id", validate("json", UpdateTenantInput), async (c) => {
     const { require2fa } = c.req.valid("json");
     const tenant = await setTenantTwoFactorRequirement(

@@ -1,5 +1,6 @@
 import { eq } from "drizzle-orm";
 import { z } from "zod";
+import { newId } from "../../db/ids.ts";
 import { memberships, tenants } from "../../db/schema.ts";
 import type { AppDeps, RequestAuth } from "../deps.ts";
 import { AppError } from "../errors.ts";
@@ -8,6 +9,12 @@ import { type AuditContext, recordAudit } from "./audit.ts";
 /** Tenant settings a superuser can change (more arrive with tenant management). */
 export const UpdateTenantInput = z.object({ require2fa: z.boolean() }).strict();
 export type UpdateTenantInput = z.infer<typeof UpdateTenantInput>;
+
+/** `POST /api/v1/tenants`: a new organisation (superusers only). */
+export const CreateTenantInput = z.object({
+  name: z.string().trim().min(1, "is required").max(100, "is too long"),
+}).strict();
+export type CreateTenantInput = z.infer<typeof CreateTenantInput>;
 
 /** A tenant as the API shows it. */
 export interface TenantView {
@@ -38,6 +45,30 @@ export async function listTenants(deps: AppDeps, auth: RequestAuth): Promise<Ten
       .where(eq(memberships.userId, auth.userId))
       .orderBy(tenants.createdAt)).map((r) => r.tenant);
   return rows.map(view);
+}
+
+/** Creates an organisation; the superuser who creates it becomes its first member. */
+export async function createTenant(
+  deps: AppDeps,
+  audit: AuditContext,
+  auth: RequestAuth,
+  input: CreateTenantInput,
+): Promise<TenantView> {
+  if (!auth.isSuperuser) throw new AppError("forbidden", "Only a superuser can create a tenant");
+  return await deps.database.db.transaction(async (tx) => {
+    const [row] = await tx.insert(tenants).values({ id: newId("ten"), name: input.name })
+      .returning();
+    if (!row) throw new Error("tenant insert returned no row");
+    await tx.insert(memberships).values({ tenantId: row.id, userId: auth.userId });
+    await recordAudit(tx, { ...audit, tenantId: row.id }, {
+      action: "tenants.create",
+      resourceType: "tenant",
+      resourceId: row.id,
+      outcome: "success",
+      details: { name: row.name },
+    });
+    return view(row);
+  });
 }
 
 /**
