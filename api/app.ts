@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { webRoutes } from "../web/routes.tsx";
+import { activeTenant } from "./auth/active-tenant.ts";
 import { authenticate, originCheck } from "./auth/authenticate.ts";
 import { twoFactorGate } from "./auth/two-factor-gate.ts";
 import type { AppDeps, AppEnv } from "./deps.ts";
@@ -42,6 +43,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use(authenticate(deps));
   app.use(rateLimit(deps));
   app.use(originCheck(deps));
+  app.use(activeTenant(deps));
   app.use(twoFactorGate());
 
   app.route("/", healthRoutes(deps));

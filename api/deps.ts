@@ -59,6 +59,8 @@ export interface AppVariables {
   clientIp: string | undefined;
   /** Set when the request carries a valid access token. */
   auth: RequestAuth | undefined;
+  /** The tenant a signed-in request acts in (see active-tenant.ts); undefined without one. */
+  tenantId: string | undefined;
 }
 
 /** The Hono environment type shared by every route and page. */

@@ -29,6 +29,7 @@ export function auditContextOf(c: Context<AppEnv>): AuditContext {
   const auth = c.get("auth");
   return {
     actor: auth ? { kind: "user", id: auth.userId } : { kind: "anonymous" },
+    tenantId: c.get("tenantId"),
     ip: c.get("clientIp"),
     userAgent: c.req.header("user-agent")?.slice(0, 512),
     requestId: c.get("requestId"),

@@ -36,6 +36,9 @@ export function sessionValidator(db: Db) {
       tenantRequires2fa: sql<boolean>`exists (
         select 1 from ${memberships} join ${tenants} on ${tenants.id} = ${memberships.tenantId}
         where ${memberships.userId} = ${users.id} and ${tenants.require2fa})`,
+      tenantIds: sql<string[]>`array(
+        select ${memberships.tenantId} from ${memberships} where ${memberships.userId} = ${users.id}
+        order by ${memberships.createdAt}, ${memberships.tenantId})`,
       expiresAt: sessions.expiresAt,
       lastSeenAt: sessions.lastSeenAt,
     })
@@ -64,6 +67,7 @@ export function sessionValidator(db: Db) {
         isSuperuser: row.isSuperuser,
         totpEnabled: row.totpEnabledAt !== null,
         mustEnrolTotp: row.totpEnabledAt === null && row.tenantRequires2fa,
+        tenantIds: row.tenantIds,
       },
       expiresAt: row.expiresAt.getTime(),
       lastSeenAt: row.lastSeenAt.getTime(),

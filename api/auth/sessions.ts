@@ -23,6 +23,8 @@ export interface SessionUser {
   totpEnabled: boolean;
   /** A tenant of the user requires 2FA and it is off: only enrolment is reachable. */
   mustEnrolTotp: boolean;
+  /** The tenants the user belongs to, oldest membership first (the default active one). */
+  tenantIds: string[];
 }
 
 /** Starts a session and returns it with its first refresh token (`id.secret`). */

@@ -144,6 +144,8 @@ export function authRoutes(deps: AppDeps): Hono<AppEnv> {
       isSuperuser: auth.isSuperuser,
       totpEnabled: auth.totpEnabled,
       sessionId: auth.sessionId,
+      tenantIds: auth.tenantIds,
+      activeTenantId: c.get("tenantId") ?? null,
     });
   });
 

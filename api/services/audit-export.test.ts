@@ -13,6 +13,7 @@ const root: RequestAuth = {
   isSuperuser: true,
   totpEnabled: false,
   mustEnrolTotp: false,
+  tenantIds: [],
   via: "bearer",
 };
 const exporter: AuditContext = { actor: { kind: "user", id: "usr_root" }, requestId: "req_1" };

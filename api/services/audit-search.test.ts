@@ -19,6 +19,7 @@ const root: RequestAuth = {
   isSuperuser: true,
   totpEnabled: false,
   mustEnrolTotp: false,
+  tenantIds: [],
   via: "bearer",
 };
 const alice: AuditContext = { actor: { kind: "user", id: "usr_alice" }, tenantId: "ten_a" };

@@ -1,0 +1,38 @@
+import { eq } from "drizzle-orm";
+import type { MiddlewareHandler } from "hono";
+import type { Db } from "../../db/client.ts";
+import { tenants } from "../../db/schema.ts";
+import type { AppDeps, AppEnv } from "../deps.ts";
+import { AppError } from "../errors.ts";
+
+/** The request header that picks which of the caller's tenants a request acts in. */
+export const TENANT_HEADER = "X-Caddis-Tenant";
+
+const TENANT_ID = /^ten_[a-z0-9_]{1,60}$/;
+
+async function tenantExists(db: Db, id: string): Promise<boolean> {
+  const [row] = await db.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, id));
+  return row !== undefined;
+}
+
+/**
+ * Settles the tenant a signed-in request acts in: the one named by `X-Caddis-Tenant` when the
+ * caller belongs to it (a superuser: any tenant), else the caller's first. A tenant the caller
+ * may not see answers exactly like one that does not exist, so ids cannot be probed.
+ */
+export function activeTenant(deps: AppDeps): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const auth = c.get("auth");
+    const requested = c.req.header(TENANT_HEADER);
+    let tenantId: string | undefined = auth?.tenantIds[0];
+    if (auth && requested !== undefined) {
+      const visible = TENANT_ID.test(requested) &&
+        (auth.tenantIds.includes(requested) ||
+          (auth.isSuperuser && await tenantExists(deps.database.db, requested)));
+      if (!visible) throw new AppError("not_found", `Tenant not found (${TENANT_HEADER})`);
+      tenantId = requested;
+    }
+    c.set("tenantId", tenantId);
+    await next();
+  };
+}
