@@ -10,11 +10,20 @@ async function render(node: ReturnType<typeof Layout>): Promise<string> {
 describe("layout", () => {
   test("marks only the current section's link with aria-current", async () => {
     const html = await render(
-      <Layout title="Sites" current="sites" user={{ email: "a@example.com" }}>content</Layout>,
+      <Layout title="Account" current="account" user={{ email: "a@example.com" }}>content</Layout>,
     );
     expect(html.match(/aria-current="page"/g)).toHaveLength(1);
-    expect(html).toContain('<a href="/sites" aria-current="page">Sites</a>');
-    expect(html).toContain('<a href="/hosts">Hosts</a>');
+    expect(html).toContain('<a href="/account" aria-current="page">Account</a>');
+    expect(html).toContain('<a href="/">Dashboard</a>');
+  });
+
+  test("offers the audit log only to users who may read it", async () => {
+    const member = await render(<Layout title="x" user={{ email: "a@example.com" }}>x</Layout>);
+    expect(member).not.toContain('href="/audit"');
+    const root = await render(
+      <Layout title="x" user={{ email: "a@example.com", isSuperuser: true }}>x</Layout>,
+    );
+    expect(root).toContain('<a href="/audit">Audit</a>');
   });
 
   test("marks no link on pages outside the main sections", async () => {

@@ -6,14 +6,13 @@ import { type AssetName, assets } from "./assets.ts";
 import { Button, Flash, type FlashMessage } from "./components.tsx";
 
 /** The top-level sections of the panel, one per navigation link. */
-export type NavSection = "dashboard" | "sites" | "hosts" | "users" | "audit" | "account";
+export type NavSection = "dashboard" | "audit" | "account";
 
-const NAVIGATION: { section: NavSection; label: string; href: string }[] = [
+// Only pages that exist (sites, hosts and users arrive with their features), and only those the
+// user may open: the audit log is for superusers until roles grant `audit.read`.
+const NAVIGATION: { section: NavSection; label: string; href: string; superuser?: true }[] = [
   { section: "dashboard", label: "Dashboard", href: "/" },
-  { section: "sites", label: "Sites", href: "/sites" },
-  { section: "hosts", label: "Hosts", href: "/hosts" },
-  { section: "users", label: "Users", href: "/users" },
-  { section: "audit", label: "Audit", href: "/audit" },
+  { section: "audit", label: "Audit", href: "/audit", superuser: true },
   { section: "account", label: "Account", href: "/account" },
 ];
 
@@ -35,7 +34,7 @@ export function Layout(props: {
   current?: NavSection;
   flash?: FlashMessage[];
   /** The signed-in user; without one the header offers only "Sign in". */
-  user?: { email: string };
+  user?: { email: string; isSuperuser?: boolean };
   /** Scripts beyond htmx this page needs, from web/static, always deferred. */
   scripts?: AssetName[];
   children: Child;
@@ -63,7 +62,9 @@ export function Layout(props: {
               <>
                 <nav aria-label="Main">
                   <ul>
-                    {NAVIGATION.map((item) => (
+                    {NAVIGATION.filter((item) => !item.superuser || props.user?.isSuperuser).map((
+                      item,
+                    ) => (
                       <li>
                         <a
                           href={item.href}
