@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { requireAuth } from "../auth/authenticate.ts";
+import { requireAuth, signedIn } from "../auth/authenticate.ts";
 import type { AppDeps, AppEnv } from "../deps.ts";
 import { auditContextOf } from "../request-context.ts";
 import {
@@ -24,7 +24,7 @@ import { validate } from "../validate.ts";
 export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
 
-  routes.post("/password", validate("json", ChangePasswordInput), async (c) => {
+  routes.post("/password", signedIn, validate("json", ChangePasswordInput), async (c) => {
     await changePassword(deps, auditContextOf(c), requireAuth(c), c.req.valid("json"));
     return c.body(null, 204);
   });
@@ -33,20 +33,25 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
 
   routes.post("/2fa/setup", async (c) => c.json(await beginTotpSetup(deps, requireAuth(c))));
 
-  routes.post("/2fa/enable", validate("json", EnableTotpInput), async (c) => {
+  routes.post("/2fa/enable", signedIn, validate("json", EnableTotpInput), async (c) => {
     const { code } = c.req.valid("json");
     return c.json(await enableTotp(deps, auditContextOf(c), requireAuth(c), code));
   });
 
-  routes.post("/2fa/disable", validate("json", DisableTotpInput), async (c) => {
+  routes.post("/2fa/disable", signedIn, validate("json", DisableTotpInput), async (c) => {
     await disableTotp(deps, auditContextOf(c), requireAuth(c), c.req.valid("json"));
     return c.body(null, 204);
   });
 
-  routes.post("/2fa/backup-codes", validate("json", RegenerateBackupCodesInput), async (c) => {
-    const { password } = c.req.valid("json");
-    return c.json(await regenerateBackupCodes(deps, auditContextOf(c), requireAuth(c), password));
-  });
+  routes.post(
+    "/2fa/backup-codes",
+    signedIn,
+    validate("json", RegenerateBackupCodesInput),
+    async (c) => {
+      const { password } = c.req.valid("json");
+      return c.json(await regenerateBackupCodes(deps, auditContextOf(c), requireAuth(c), password));
+    },
+  );
 
   routes.get(
     "/devices",

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { requireAuth } from "../auth/authenticate.ts";
+import { requireAuth, signedIn } from "../auth/authenticate.ts";
 import type { AppDeps, AppEnv } from "../deps.ts";
 import { auditContextOf } from "../request-context.ts";
 import { verifyAuditLog } from "../services/audit-check.ts";
@@ -14,11 +14,11 @@ const CONTENT_TYPE = { csv: "text/csv; charset=utf-8", json: "application/json" 
 export function auditRoutes(deps: AppDeps): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
 
-  routes.get("/audit", validate("query", AuditQueryInput), async (c) => {
+  routes.get("/audit", signedIn, validate("query", AuditQueryInput), async (c) => {
     return c.json(await searchAudit(deps, requireAuth(c), c.req.valid("query")));
   });
 
-  routes.get("/audit/export", validate("query", AuditExportInput), async (c) => {
+  routes.get("/audit/export", signedIn, validate("query", AuditExportInput), async (c) => {
     const { format, ...filters } = c.req.valid("query");
     const stream = await exportAudit(deps, auditContextOf(c), requireAuth(c), filters, format);
     const date = deps.now().toISOString().slice(0, 10);
@@ -32,7 +32,7 @@ export function auditRoutes(deps: AppDeps): Hono<AppEnv> {
     return c.json(await verifyAuditLog(deps, auditContextOf(c), requireAuth(c)));
   });
 
-  routes.post("/audit/prune", validate("json", AuditPruneInput), async (c) => {
+  routes.post("/audit/prune", signedIn, validate("json", AuditPruneInput), async (c) => {
     const auth = requireAuth(c);
     return c.json(await pruneAuditLog(deps, auditContextOf(c), auth, c.req.valid("json")));
   });

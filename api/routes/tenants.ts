@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { requireAuth } from "../auth/authenticate.ts";
+import { requireAuth, signedIn } from "../auth/authenticate.ts";
 import type { AppDeps, AppEnv } from "../deps.ts";
 import { auditContextOf } from "../request-context.ts";
 import {
@@ -15,11 +15,11 @@ import { validate } from "../validate.ts";
 export function tenantRoutes(deps: AppDeps): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
   routes.get("/tenants", async (c) => c.json({ tenants: await listTenants(deps, requireAuth(c)) }));
-  routes.post("/tenants", validate("json", CreateTenantInput), async (c) => {
+  routes.post("/tenants", signedIn, validate("json", CreateTenantInput), async (c) => {
     const tenant = await createTenant(deps, auditContextOf(c), requireAuth(c), c.req.valid("json"));
     return c.json(tenant, 201);
   });
-  routes.patch("/tenants/:id", validate("json", UpdateTenantInput), async (c) => {
+  routes.patch("/tenants/:id", signedIn, validate("json", UpdateTenantInput), async (c) => {
     const { require2fa } = c.req.valid("json");
     const tenant = await setTenantTwoFactorRequirement(
       deps,

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { requireAuth } from "../auth/authenticate.ts";
+import { requireAuth, signedIn } from "../auth/authenticate.ts";
 import type { AppDeps, AppEnv } from "../deps.ts";
 import { auditContextOf } from "../request-context.ts";
 import { completePasswordReset, issuePasswordReset } from "../services/password-reset.ts";
@@ -16,17 +16,17 @@ export function usersRoutes(deps: AppDeps): Hono<AppEnv> {
 
   routes.get("/users", async (c) => c.json({ users: await listUsers(deps, requireAuth(c)) }));
 
-  routes.post("/users/:id/disable", validate("param", UserIdParam), async (c) => {
+  routes.post("/users/:id/disable", signedIn, validate("param", UserIdParam), async (c) => {
     const { id } = c.req.valid("param");
     return c.json(await disableUser(deps, auditContextOf(c), requireAuth(c), id));
   });
 
-  routes.post("/users/:id/enable", validate("param", UserIdParam), async (c) => {
+  routes.post("/users/:id/enable", signedIn, validate("param", UserIdParam), async (c) => {
     const { id } = c.req.valid("param");
     return c.json(await enableUser(deps, auditContextOf(c), requireAuth(c), id));
   });
 
-  routes.post("/users/:id/password-reset", validate("param", UserIdParam), async (c) => {
+  routes.post("/users/:id/password-reset", signedIn, validate("param", UserIdParam), async (c) => {
     const { id } = c.req.valid("param");
     const issued = await issuePasswordReset(deps, auditContextOf(c), requireAuth(c), id);
     return c.json(issued, 201);
