@@ -81,6 +81,31 @@ export function FormField(props: {
 /** Field problems keyed by name, as web/forms.ts produces them ("is required"). */
 export type FieldProblems = Record<string, string> | undefined;
 
+/**
+ * A field for choosing a password: never filled back in (a password only travels from the
+ * browser to us), marked `new-password` so managers offer to generate one, and explaining the rule.
+ */
+export function NewPasswordField(props: {
+  label: string;
+  name: string;
+  errors: FieldProblems;
+  hint?: string;
+  autofocus?: boolean;
+}) {
+  return (
+    <FormField
+      label={props.label}
+      name={props.name}
+      type="password"
+      hint={props.hint ?? "At least 12 characters; a few unrelated words make a strong one."}
+      error={problemOf(props.errors, props.name, props.label)}
+      autocomplete="new-password"
+      required
+      autofocus={props.autofocus}
+    />
+  );
+}
+
 /** The error text for one field: its label, then the problem ("New password is too short"). */
 export function problemOf(problems: FieldProblems, name: string, label: string) {
   const problem = problems?.[name];

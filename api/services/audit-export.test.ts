@@ -1,21 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
-import type { RequestAuth } from "../deps.ts";
+import { superuserAuth } from "../../scripts/testing/auth.ts";
 import { type AuditContext, recordAudit, recordAuditNow } from "./audit.ts";
 import { csvField, exportAudit } from "./audit-export.ts";
 import { AuditFilterInput, AuditQueryInput, searchAudit } from "./audit-search.ts";
 
 let t: TestApp;
-const root: RequestAuth = {
-  sessionId: "ses_root",
-  userId: "usr_root",
-  email: "root@example.com",
-  isSuperuser: true,
-  totpEnabled: false,
-  mustEnrolTotp: false,
-  tenantIds: [],
-  via: "bearer",
-};
+const root = superuserAuth();
 const exporter: AuditContext = { actor: { kind: "user", id: "usr_root" }, requestId: "req_1" };
 const EVIL = '=HYPERLINK("http://evil")';
 // Seeded in one transaction; 5,000 rows take a few seconds on PGlite, which is affordable.

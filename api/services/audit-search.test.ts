@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
-import type { RequestAuth } from "../deps.ts";
+import { superuserAuth } from "../../scripts/testing/auth.ts";
 import { AppError } from "../errors.ts";
 import { type AuditContext, recordAuditNow } from "./audit.ts";
 import {
@@ -12,16 +12,7 @@ import {
 } from "./audit-search.ts";
 
 let t: TestApp;
-const root: RequestAuth = {
-  sessionId: "ses_root",
-  userId: "usr_root",
-  email: "root@example.com",
-  isSuperuser: true,
-  totpEnabled: false,
-  mustEnrolTotp: false,
-  tenantIds: [],
-  via: "bearer",
-};
+const root = superuserAuth();
 const alice: AuditContext = { actor: { kind: "user", id: "usr_alice" }, tenantId: "ten_a" };
 const bob: AuditContext = { actor: { kind: "user", id: "usr_bob" }, tenantId: "ten_b" };
 const system: AuditContext = { actor: { kind: "system" } };

@@ -1,3 +1,4 @@
+import type { RequestAuth } from "../../api/deps.ts";
 import { decodeBase32IgnorePadding } from "@oslojs/encoding";
 import { generateHOTP } from "@oslojs/otp";
 import { prepareSetup } from "../../api/services/setup.ts";
@@ -68,4 +69,18 @@ export async function enableTwoFactor(
   if (res.status !== 200) throw new Error(`enable 2FA failed: ${res.status} ${await res.text()}`);
   const { backupCodes } = await res.json() as { backupCodes: string[] };
   return { manualKey: secret, backupCodes };
+}
+
+/** A signed-in superuser as services see one, for service tests that skip HTTP. */
+export function superuserAuth(): RequestAuth {
+  return {
+    sessionId: "ses_root",
+    userId: "usr_root",
+    email: "root@example.com",
+    isSuperuser: true,
+    totpEnabled: false,
+    mustEnrolTotp: false,
+    tenantIds: [],
+    via: "bearer",
+  };
 }

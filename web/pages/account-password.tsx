@@ -1,5 +1,12 @@
 /** @jsxImportSource hono/jsx */
-import { Button, type FieldProblems, FormField, problemOf, UsernameHint } from "../components.tsx";
+import {
+  Button,
+  type FieldProblems,
+  FormField,
+  NewPasswordField,
+  problemOf,
+  UsernameHint,
+} from "../components.tsx";
 
 /** Changing one's password: the current one, then the new one; fields are never refilled. */
 export function PasswordSection(props: { email: string; errors?: FieldProblems }) {
@@ -17,14 +24,11 @@ export function PasswordSection(props: { email: string; errors?: FieldProblems }
           autocomplete="current-password"
           required
         />
-        <FormField
+        <NewPasswordField
           label="New password"
           name="newPassword"
-          type="password"
+          errors={errors}
           hint="At least 12 characters. Your other sessions are signed out when it changes."
-          error={problemOf(errors, "newPassword", "New password")}
-          autocomplete="new-password"
-          required
         />
         <Button>Change password</Button>
       </form>

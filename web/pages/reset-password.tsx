@@ -1,5 +1,5 @@
 /** @jsxImportSource hono/jsx */
-import { Button, type FieldProblems, FormField, problemOf } from "../components.tsx";
+import { Button, type FieldProblems, NewPasswordField } from "../components.tsx";
 import { Layout } from "../layout.tsx";
 
 /** The form behind an admin-issued reset link: a new password, nothing else. */
@@ -16,16 +16,7 @@ export function ResetPasswordPage(props: { token: string; errors?: FieldProblems
         </p>
         {/* The one-time token travels back with the form; it is already in this page's URL. */}
         <input type="hidden" name="token" value={props.token} />
-        <FormField
-          label="New password"
-          name="newPassword"
-          type="password"
-          hint="At least 12 characters; a few unrelated words make a strong one."
-          error={problemOf(props.errors, "newPassword", "New password")}
-          autocomplete="new-password"
-          required
-          autofocus
-        />
+        <NewPasswordField label="New password" name="newPassword" errors={props.errors} autofocus />
         <Button>Set password</Button>
       </form>
     </Layout>

@@ -1,5 +1,11 @@
 /** @jsxImportSource hono/jsx */
-import { Button, type FieldProblems, FormField, problemOf } from "../components.tsx";
+import {
+  Button,
+  type FieldProblems,
+  FormField,
+  NewPasswordField,
+  problemOf,
+} from "../components.tsx";
 import { Layout } from "../layout.tsx";
 
 /** The first-run form: the first superuser's email and password, and the first tenant's name. */
@@ -34,16 +40,7 @@ export function SetupPage(props: {
           required
           autofocus
         />
-        {/* Never filled back in: a password only ever travels from the browser to us. */}
-        <FormField
-          label="Password"
-          name="password"
-          type="password"
-          hint="At least 12 characters; a few unrelated words make a strong one."
-          error={problemOf(errors, "password", "Password")}
-          autocomplete="new-password"
-          required
-        />
+        <NewPasswordField label="Password" name="password" errors={errors} />
         <FormField
           label="Organisation name"
           name="tenantName"
