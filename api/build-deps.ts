@@ -1,4 +1,5 @@
 import type { Database } from "../db/client.ts";
+import { grantsLoader } from "./auth/grants.ts";
 import { createAccessTokens } from "./auth/jwt.ts";
 import { createSecrets } from "./auth/secrets.ts";
 import { sessionValidator } from "./auth/session-check.ts";
@@ -28,6 +29,7 @@ export async function buildAppDeps(parts: {
     secrets: await createSecrets(parts.config.keyring),
     accessTokens: await createAccessTokens(parts.config.secretKeys),
     validateSession: sessionValidator(parts.database.db),
+    loadGrants: grantsLoader(parts.database.db),
     rateLimitStore: parts.config.rateLimitStore === "postgres"
       ? postgresRateLimitStore(parts.database.db)
       : memoryRateLimitStore(),

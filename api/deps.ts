@@ -1,7 +1,10 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { UpgradeWebSocket } from "hono/ws";
 import type { Database } from "../db/client.ts";
+import type { GrantsLoader } from "./auth/grants.ts";
 import type { AccessTokens } from "./auth/jwt.ts";
+import type { Permission } from "./auth/permissions.ts";
+import type { Access } from "./auth/route-access.ts";
 import type { Secrets } from "./auth/secrets.ts";
 import type { SessionUser } from "./auth/sessions.ts";
 import type { Config } from "./config.ts";
@@ -39,6 +42,8 @@ export interface AppDeps extends RuntimeAdapters {
     userId: string,
     now: Date,
   ) => Promise<SessionUser | undefined>;
+  /** A user's grants in a tenant from their roles, cached per auth epoch. */
+  loadGrants: GrantsLoader;
   /** Request counts for rate limiting: in memory, or in PostgreSQL shared by replicas. */
   rateLimitStore: RateLimitStore;
   version: string;
@@ -48,8 +53,18 @@ export interface AppDeps extends RuntimeAdapters {
 
 /** The caller's identity once a token or cookie has been verified against a live session. */
 export interface RequestAuth extends SessionUser {
-  /** How the request authenticated: cookies need an Origin check on unsafe methods. */
-  via: "bearer" | "cookie";
+  /**
+   * How the request authenticated: cookies need an Origin check on unsafe methods; `token` is a
+   * personal API token (`cdt_…`), which acts in one tenant with at most its listed permissions.
+   */
+  via: "bearer" | "cookie" | "token";
+  /** Set when `via` is `token`. */
+  token?: {
+    id: string;
+    permissions: ReadonlySet<Permission>;
+    /** The owner's superuser status counts only as "all permissions", narrowed by the list. */
+    ownerIsSuperuser: boolean;
+  };
 }
 
 /** Per-request values middleware puts on the context. */
@@ -61,6 +76,8 @@ export interface AppVariables {
   auth: RequestAuth | undefined;
   /** The tenant a signed-in request acts in (see active-tenant.ts); undefined without one. */
   tenantId: string | undefined;
+  /** Set by a permission guard (route-access.ts): the caller, tenant and grants it checked. */
+  access: Access | undefined;
 }
 
 /** The Hono environment type shared by every route and page. */

@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import type { Database } from "../db/client.ts";
 import { appliedMigrationCount, shippedMigrationCount } from "../db/migrate.ts";
 import type { Logger } from "./log.ts";
+import { syncRbacCatalogue } from "./services/rbac-catalogue.ts";
 
 /** What `/readyz` and the status page report about the database. */
 export interface ReadyReport {
@@ -40,6 +41,7 @@ export function startReadiness(
   const attempt = async (): Promise<void> => {
     try {
       await database.migrate();
+      await syncRbacCatalogue(database.db);
       migrated = true;
       log.info({ database: database.kind, migrations: shipped }, "database ready");
       await onMigrated?.().catch((err) =>

@@ -28,7 +28,11 @@ export function resolveClientIp(
 export function auditContextOf(c: Context<AppEnv>): AuditContext {
   const auth = c.get("auth");
   return {
-    actor: auth ? { kind: "user", id: auth.userId } : { kind: "anonymous" },
+    actor: auth?.token
+      ? { kind: "api_token", id: auth.token.id }
+      : auth
+      ? { kind: "user", id: auth.userId }
+      : { kind: "anonymous" },
     tenantId: c.get("tenantId"),
     ip: c.get("clientIp"),
     userAgent: c.req.header("user-agent")?.slice(0, 512),

@@ -1,6 +1,8 @@
 import {
+  type AnyPgColumn,
   bigint,
   boolean,
+  foreignKey,
   index,
   integer,
   jsonb,
@@ -8,6 +10,7 @@ import {
   primaryKey,
   text,
   timestamp,
+  unique,
 } from "drizzle-orm/pg-core";
 
 /**
@@ -69,7 +72,7 @@ export const users = pgTable("users", {
   createdAt: createdAt(),
 });
 
-/** Which tenants a user belongs to (roles arrive with RBAC). */
+/** Which tenants a user belongs to; what they may do there comes from `user_roles`. */
 export const memberships = pgTable(
   "memberships",
   {
@@ -204,3 +207,99 @@ export const auditAnchors = pgTable("audit_anchors", {
   prunedRows: bigint("pruned_rows", { mode: "number" }).notNull(),
   prunedAt: timestamp("pruned_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
 });
+
+/** The permission catalogue (api/auth/permissions.ts), synced at start so grants can refer to it. */
+export const permissions = pgTable("permissions", {
+  name: text("name").primaryKey(),
+  description: text("description").notNull(),
+});
+
+/**
+ * Named sets of permissions. Built-in roles have no tenant and are synced from code; custom roles
+ * belong to one tenant and may inherit a parent's grants (cycles are refused by the service).
+ */
+export const roles = pgTable("roles", {
+  id: text("id").primaryKey(),
+  tenantId: text("tenant_id").references(() => tenants.id, { onDelete: "cascade" }),
+  name: text("name").notNull(),
+  description: text("description").notNull().default(""),
+  // No action (checked at statement end), so deleting a tenant can cascade through its roles.
+  parentId: text("parent_id").references((): AnyPgColumn => roles.id),
+  builtIn: boolean("built_in").notNull().default(false),
+  createdAt: createdAt(),
+}, (t) => [unique("roles_tenant_name_unique").on(t.tenantId, t.name).nullsNotDistinct()]);
+
+/** What each role grants directly (inherited grants are resolved through `roles.parent_id`). */
+export const rolePermissions = pgTable("role_permissions", {
+  roleId: text("role_id").notNull().references(() => roles.id, { onDelete: "cascade" }),
+  permission: text("permission").notNull().references(() => permissions.name, {
+    onDelete: "cascade",
+  }),
+}, (t) => [primaryKey({ columns: [t.roleId, t.permission] })]);
+
+/**
+ * A role held by a member of a tenant, tenant-wide or (with `site_id`) for one site only. Tied to
+ * the membership, so leaving a tenant drops its roles.
+ */
+export const userRoles = pgTable("user_roles", {
+  id: text("id").primaryKey(),
+  tenantId: text("tenant_id").notNull(),
+  userId: text("user_id").notNull(),
+  roleId: text("role_id").notNull().references(() => roles.id),
+  siteId: text("site_id"),
+  createdAt: createdAt(),
+}, (t) => [
+  foreignKey({
+    columns: [t.tenantId, t.userId],
+    foreignColumns: [memberships.tenantId, memberships.userId],
+  }).onDelete("cascade"),
+  unique("user_roles_assignment_unique").on(t.tenantId, t.userId, t.roleId, t.siteId)
+    .nullsNotDistinct(),
+  index("user_roles_user_tenant_idx").on(t.userId, t.tenantId),
+  index("user_roles_role_idx").on(t.roleId),
+]);
+
+/**
+ * A single-use invitation into a tenant, bound to the invitee's email and valid 72 hours; only
+ * the hash of the link's token is stored.
+ */
+export const invitations = pgTable("invitations", {
+  id: text("id").primaryKey(),
+  tenantId: text("tenant_id").notNull().references(() => tenants.id, { onDelete: "cascade" }),
+  email: text("email").notNull(),
+  roleIds: text("role_ids").array().notNull(),
+  tokenHash: text("token_hash").notNull().unique(),
+  invitedBy: text("invited_by").references(() => users.id, { onDelete: "set null" }),
+  createdAt: createdAt(),
+  expiresAt: at("expires_at").notNull(),
+  acceptedAt: at("accepted_at"),
+  acceptedBy: text("accepted_by").references(() => users.id, { onDelete: "set null" }),
+  revokedAt: at("revoked_at"),
+}, (t) => [index("invitations_tenant_idx").on(t.tenantId)]);
+
+/**
+ * Personal API tokens (`cdt_…`): a subset of the owner's permissions in one tenant, an expiry
+ * and an optional IP allowlist. Only SHA-256 of the secret is stored. Tied to the membership.
+ */
+export const apiTokens = pgTable("api_tokens", {
+  id: text("id").primaryKey(),
+  userId: text("user_id").notNull(),
+  tenantId: text("tenant_id").notNull(),
+  name: text("name").notNull(),
+  secretHash: text("secret_hash").notNull(),
+  permissions: text("permissions").array().notNull(),
+  /** Addresses or CIDR ranges the token may be used from; empty means anywhere. */
+  ipAllowlist: text("ip_allowlist").array().notNull().default([]),
+  createdAt: createdAt(),
+  expiresAt: at("expires_at").notNull(),
+  lastUsedAt: at("last_used_at"),
+  lastUsedIp: text("last_used_ip"),
+  revokedAt: at("revoked_at"),
+}, (t) => [
+  foreignKey({
+    columns: [t.tenantId, t.userId],
+    foreignColumns: [memberships.tenantId, memberships.userId],
+  }).onDelete("cascade"),
+  index("api_tokens_user_idx").on(t.userId),
+  index("api_tokens_tenant_idx").on(t.tenantId),
+]);

@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import { passwordProblem } from "../api/auth/passwords.ts";
 import { AppError } from "../api/errors.ts";
 import { scrubSecrets } from "../api/log.ts";
+import { syncRbacCatalogue } from "../api/services/rbac-catalogue.ts";
 import { createSuperuserFromCli, resetPasswordFromCli } from "../api/services/user-cli.ts";
 import { checkNewCredentials } from "../api/services/users.ts";
 import { type Database, displayUrl, openDatabase } from "../db/client.ts";
@@ -133,6 +134,7 @@ async function openConfiguredDatabase(): Promise<Database> {
   try {
     database = url ? await openDatabase({ url }) : await openDatabase({ dataDir });
     await database.migrate();
+    await syncRbacCatalogue(database.db);
     return database;
   } catch (err) {
     await database?.close().catch(() => {});

@@ -1,4 +1,5 @@
 /** @jsxImportSource hono/jsx */
+import { publicRoute } from "../api/auth/route-access.ts";
 import { Hono } from "hono";
 import type { AppDeps, AppEnv } from "../api/deps.ts";
 import { statusReport } from "../api/services/status.ts";
@@ -10,7 +11,7 @@ import { auditPages } from "./handlers/audit.tsx";
 import { loginPages } from "./handlers/login.tsx";
 import { resetPasswordPages } from "./handlers/reset-password.tsx";
 import { setupPages } from "./handlers/setup.tsx";
-import { requireSignedIn } from "./page-auth.ts";
+import { requireSignedIn } from "./page-auth.tsx";
 import { StatusPage } from "./pages/status.tsx";
 
 const STATIC_PREFIX = "/static/";
@@ -43,7 +44,7 @@ export function webRoutes(deps: AppDeps): Hono<AppEnv> {
   // Until the dashboard exists, the status page is the signed-in front page.
   routes.get("/", requireSignedIn("/"), (c) => c.redirect("/status"));
 
-  routes.get("/status", async (c) => {
+  routes.get("/status", publicRoute, async (c) => {
     const report = await statusReport(deps);
     return c.html(<StatusPage report={report} user={c.get("auth")} />, report.ready ? 200 : 503);
   });

@@ -2,7 +2,7 @@ import { eq } from "drizzle-orm";
 import type { MiddlewareHandler } from "hono";
 import type { Db } from "../../db/client.ts";
 import { tenants } from "../../db/schema.ts";
-import type { AppDeps, AppEnv } from "../deps.ts";
+import type { AppDeps, AppEnv, RequestAuth } from "../deps.ts";
 import { AppError } from "../errors.ts";
 
 /** The request header that picks which of the caller's tenants a request acts in. */
@@ -13,6 +13,16 @@ const TENANT_ID = /^ten_[a-z0-9_]{1,60}$/;
 async function tenantExists(db: Db, id: string): Promise<boolean> {
   const [row] = await db.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, id));
   return row !== undefined;
+}
+
+/** Whether `auth` may act in tenant `id`: a member of it, or a superuser when it exists. */
+export async function tenantVisibleTo(
+  deps: AppDeps,
+  auth: RequestAuth,
+  id: string,
+): Promise<boolean> {
+  return TENANT_ID.test(id) &&
+    (auth.tenantIds.includes(id) || (auth.isSuperuser && await tenantExists(deps.database.db, id)));
 }
 
 /**
@@ -26,10 +36,9 @@ export function activeTenant(deps: AppDeps): MiddlewareHandler<AppEnv> {
     const requested = c.req.header(TENANT_HEADER);
     let tenantId: string | undefined = auth?.tenantIds[0];
     if (auth && requested !== undefined) {
-      const visible = TENANT_ID.test(requested) &&
-        (auth.tenantIds.includes(requested) ||
-          (auth.isSuperuser && await tenantExists(deps.database.db, requested)));
-      if (!visible) throw new AppError("not_found", `Tenant not found (${TENANT_HEADER})`);
+      if (!(await tenantVisibleTo(deps, auth, requested))) {
+        throw new AppError("not_found", `Tenant not found (${TENANT_HEADER})`);
+      }
       tenantId = requested;
     }
     c.set("tenantId", tenantId);

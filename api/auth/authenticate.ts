@@ -62,15 +62,6 @@ export function originCheck(deps: AppDeps): MiddlewareHandler<AppEnv> {
   };
 }
 
-/**
- * Route guard for signed-in-only routes, placed first so an anonymous caller gets 401 before any
- * input validation runs (and learns nothing from a 400 about what the route expects).
- */
-export const signedIn: MiddlewareHandler<AppEnv> = async (c, next) => {
-  requireAuth(c);
-  await next();
-};
-
 /** The authenticated caller, or a 401 for anonymous requests. */
 export function requireAuth(c: { get(key: "auth"): AppEnv["Variables"]["auth"] }) {
   const auth = c.get("auth");

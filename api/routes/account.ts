@@ -1,5 +1,6 @@
 import { Hono } from "hono";
-import { requireAuth, signedIn } from "../auth/authenticate.ts";
+import { requireAuth } from "../auth/authenticate.ts";
+import { signedIn } from "../auth/route-access.ts";
 import type { AppDeps, AppEnv } from "../deps.ts";
 import { auditContextOf } from "../request-context.ts";
 import {
@@ -29,9 +30,13 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
     return c.body(null, 204);
   });
 
-  routes.get("/2fa", async (c) => c.json(await totpStatus(deps, requireAuth(c))));
+  routes.get("/2fa", signedIn, async (c) => c.json(await totpStatus(deps, requireAuth(c))));
 
-  routes.post("/2fa/setup", async (c) => c.json(await beginTotpSetup(deps, requireAuth(c))));
+  routes.post(
+    "/2fa/setup",
+    signedIn,
+    async (c) => c.json(await beginTotpSetup(deps, requireAuth(c))),
+  );
 
   routes.post("/2fa/enable", signedIn, validate("json", EnableTotpInput), async (c) => {
     const { code } = c.req.valid("json");
@@ -55,10 +60,11 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
 
   routes.get(
     "/devices",
+    signedIn,
     async (c) => c.json({ devices: await listOwnDevices(deps, requireAuth(c)) }),
   );
 
-  routes.delete("/devices/:id", async (c) => {
+  routes.delete("/devices/:id", signedIn, async (c) => {
     await forgetOwnDevice(deps, auditContextOf(c), requireAuth(c), c.req.param("id"));
     return c.body(null, 204);
   });

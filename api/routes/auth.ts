@@ -1,5 +1,6 @@
 import { type Context, Hono } from "hono";
 import { requireAuth } from "../auth/authenticate.ts";
+import { publicRoute, signedIn } from "../auth/route-access.ts";
 import {
   clearSessionCookies,
   DEVICE_COOKIE,
@@ -75,17 +76,17 @@ function loginResponse(c: Context<AppEnv>, result: LoginResult | MfaResult) {
 export function authRoutes(deps: AppDeps): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
 
-  routes.post("/login", validate("json", LoginInput), async (c) => {
+  routes.post("/login", publicRoute, validate("json", LoginInput), async (c) => {
     const client = { audit: auditContextOf(c), deviceToken: readCookie(c, DEVICE_COOKIE) };
     return loginResponse(c, await login(deps, client, c.req.valid("json")));
   });
 
-  routes.post("/2fa/verify", validate("json", MfaVerifyInput), async (c) => {
+  routes.post("/2fa/verify", publicRoute, validate("json", MfaVerifyInput), async (c) => {
     const client = { audit: auditContextOf(c), deviceToken: readCookie(c, DEVICE_COOKIE) };
     return loginResponse(c, await completeMfa(deps, client, c.req.valid("json")));
   });
 
-  routes.post("/refresh", async (c) => {
+  routes.post("/refresh", publicRoute, async (c) => {
     // Browsers hold the refresh token in a cookie limited to this path; API clients send it.
     const fromCookie = readCookie(c, REFRESH_COOKIE);
     let token = fromCookie;
@@ -114,7 +115,7 @@ export function authRoutes(deps: AppDeps): Hono<AppEnv> {
     return c.json(tokenBody(result.tokens));
   });
 
-  routes.post("/refresh/logout", async (c) => {
+  routes.post("/refresh/logout", publicRoute, async (c) => {
     const token = readCookie(c, REFRESH_COOKIE) ??
       RefreshInput.safeParse(await c.req.json().catch(() => undefined)).data?.refreshToken;
     const audit = auditContextOf(c);
@@ -129,14 +130,14 @@ export function authRoutes(deps: AppDeps): Hono<AppEnv> {
     return c.body(null, 204);
   });
 
-  routes.post("/logout", async (c) => {
+  routes.post("/logout", signedIn, async (c) => {
     const auth = requireAuth(c);
     await logout(deps, auditContextOf(c), auth);
     clearSessionCookies(c);
     return c.body(null, 204);
   });
 
-  routes.get("/me", (c) => {
+  routes.get("/me", signedIn, (c) => {
     const auth = requireAuth(c);
     return c.json({
       id: auth.userId,
@@ -151,15 +152,16 @@ export function authRoutes(deps: AppDeps): Hono<AppEnv> {
 
   routes.get(
     "/sessions",
+    signedIn,
     async (c) => c.json({ sessions: await listSessions(deps, requireAuth(c)) }),
   );
 
-  routes.delete("/sessions/:id", async (c) => {
+  routes.delete("/sessions/:id", signedIn, async (c) => {
     await revokeOwnSession(deps, auditContextOf(c), requireAuth(c), c.req.param("id"));
     return c.body(null, 204);
   });
 
-  routes.post("/sessions/revoke-others", async (c) => {
+  routes.post("/sessions/revoke-others", signedIn, async (c) => {
     const revoked = await revokeOtherSessions(deps, auditContextOf(c), requireAuth(c));
     return c.json({ revoked });
   });

@@ -1,3 +1,4 @@
+import { publicRoute } from "../auth/route-access.ts";
 import { Hono } from "hono";
 import type { AppDeps, AppEnv } from "../deps.ts";
 
@@ -7,9 +8,9 @@ export function healthRoutes(deps: AppDeps): Hono<AppEnv> {
 
   // Liveness: the process answers. It never touches the database, so a slow database does not
   // get a healthy process restarted.
-  routes.get("/healthz", (c) => c.json({ status: "ok" }));
+  routes.get("/healthz", publicRoute, (c) => c.json({ status: "ok" }));
 
-  routes.get("/readyz", async (c) => {
+  routes.get("/readyz", publicRoute, async (c) => {
     const report = await deps.readiness.check();
     return c.json(
       { status: report.ready ? "ready" : "unavailable", ...report },

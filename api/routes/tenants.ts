@@ -1,5 +1,6 @@
 import { Hono } from "hono";
-import { requireAuth, signedIn } from "../auth/authenticate.ts";
+import { requireAuth } from "../auth/authenticate.ts";
+import { accessOf, permissionGuard, signedIn, superuserOnly } from "../auth/route-access.ts";
 import type { AppDeps, AppEnv } from "../deps.ts";
 import { auditContextOf } from "../request-context.ts";
 import {
@@ -14,21 +15,24 @@ import { validate } from "../validate.ts";
 /** `/api/v1/tenants`: the caller's organisations and their security settings. */
 export function tenantRoutes(deps: AppDeps): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
-  routes.get("/tenants", async (c) => c.json({ tenants: await listTenants(deps, requireAuth(c)) }));
-  routes.post("/tenants", signedIn, validate("json", CreateTenantInput), async (c) => {
+  const permit = permissionGuard(deps);
+  routes.get("/tenants", signedIn, async (c) => {
+    return c.json({ tenants: await listTenants(deps, requireAuth(c)) });
+  });
+  routes.post("/tenants", superuserOnly, validate("json", CreateTenantInput), async (c) => {
     const tenant = await createTenant(deps, auditContextOf(c), requireAuth(c), c.req.valid("json"));
     return c.json(tenant, 201);
   });
-  routes.patch("/tenants/:id", signedIn, validate("json", UpdateTenantInput), async (c) => {
-    const { require2fa } = c.req.valid("json");
-    const tenant = await setTenantTwoFactorRequirement(
-      deps,
-      auditContextOf(c),
-      requireAuth(c),
-      c.req.param("id"),
-      require2fa,
-    );
-    return c.json(tenant);
-  });
+  routes.patch(
+    "/tenants/:id",
+    permit("tenants.update", { tenantFrom: "path" }),
+    validate("json", UpdateTenantInput),
+    async (c) => {
+      const { require2fa } = c.req.valid("json");
+      return c.json(
+        await setTenantTwoFactorRequirement(deps, auditContextOf(c), accessOf(c), require2fa),
+      );
+    },
+  );
   return routes;
 }

@@ -1,6 +1,6 @@
-import type { AppDeps, RequestAuth } from "../deps.ts";
+import { type Access, requirePermission } from "../auth/route-access.ts";
+import type { AppDeps } from "../deps.ts";
 import { type AuditContext, recordAuditNow } from "./audit.ts";
-import { requireAuditAccess } from "./audit-search.ts";
 import { type AuditVerification, verifyAuditChain } from "./audit-verify.ts";
 
 /**
@@ -10,9 +10,9 @@ import { type AuditVerification, verifyAuditChain } from "./audit-verify.ts";
 export async function verifyAuditLog(
   deps: AppDeps,
   audit: AuditContext,
-  auth: RequestAuth,
+  access: Access,
 ): Promise<AuditVerification> {
-  requireAuditAccess(auth);
+  requirePermission(access, "audit.read");
   const result = await verifyAuditChain(deps.database.db);
   await recordAuditNow(deps.database.db, audit, {
     action: "audit.verify",

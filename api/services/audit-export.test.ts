@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
-import { superuserAuth } from "../../scripts/testing/auth.ts";
+import { memberAccess, superuserAccess } from "../../scripts/testing/auth.ts";
 import { type AuditContext, recordAudit, recordAuditNow } from "./audit.ts";
 import { csvField, exportAudit } from "./audit-export.ts";
 import { AuditFilterInput, AuditQueryInput, searchAudit } from "./audit-search.ts";
 
 let t: TestApp;
-const root = superuserAuth();
+const root = superuserAccess();
 const exporter: AuditContext = { actor: { kind: "user", id: "usr_root" }, requestId: "req_1" };
 const EVIL = '=HYPERLINK("http://evil")';
 // Seeded in one transaction; 5,000 rows take a few seconds on PGlite, which is affordable.
@@ -157,9 +157,9 @@ describe("exportAudit of a large log", () => {
     });
   });
 
-  test("refuses a caller who is not a superuser, and records nothing", async () => {
+  test("refuses a caller without audit.export, and records nothing", async () => {
     const before = await searchAudit(t.deps, root, AuditQueryInput.parse({ limit: 1 }));
-    const member = { ...root, isSuperuser: false };
+    const member = memberAccess(["audit.read"]);
     const err = await exportAudit(t.deps, exporter, member, filters({}), "csv").catch((e) => e);
     expect((err as { code?: string }).code).toBe("forbidden");
     const after = await searchAudit(t.deps, root, AuditQueryInput.parse({ limit: 1 }));

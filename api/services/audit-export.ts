@@ -1,13 +1,14 @@
 import { and, asc, desc, gt, lte } from "drizzle-orm";
 import { z } from "zod";
 import { auditLog } from "../../db/schema.ts";
-import type { AppDeps, RequestAuth } from "../deps.ts";
+import type { Access } from "../auth/route-access.ts";
+import type { AppDeps } from "../deps.ts";
 import { type AuditContext, type AuditRow, recordAuditNow } from "./audit.ts";
 import {
   auditEntryView,
   AuditFilterInput,
   auditFilterWhere,
-  checkAuditFilters,
+  scopeAuditFilters,
 } from "./audit-search.ts";
 
 /** The formats `GET /api/v1/audit/export` writes. */
@@ -65,11 +66,11 @@ export function csvRecord(values: (string | number | null)[]): string {
 export async function exportAudit(
   deps: AppDeps,
   audit: AuditContext,
-  auth: RequestAuth,
-  filters: AuditFilterInput,
+  access: Access,
+  input: AuditFilterInput,
   format: AuditExportFormat,
 ): Promise<ReadableStream<Uint8Array>> {
-  checkAuditFilters(auth, filters);
+  const filters = scopeAuditFilters(access, "audit.export", input);
   const db = deps.database.db;
   await recordAuditNow(db, audit, {
     action: "audit.export",

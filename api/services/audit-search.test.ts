@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
-import { superuserAuth } from "../../scripts/testing/auth.ts";
+import { memberAccess, superuserAccess } from "../../scripts/testing/auth.ts";
 import { AppError } from "../errors.ts";
 import { type AuditContext, recordAuditNow } from "./audit.ts";
 import {
@@ -12,7 +12,7 @@ import {
 } from "./audit-search.ts";
 
 let t: TestApp;
-const root = superuserAuth();
+const root = superuserAccess();
 const alice: AuditContext = { actor: { kind: "user", id: "usr_alice" }, tenantId: "ten_a" };
 const bob: AuditContext = { actor: { kind: "user", id: "usr_bob" }, tenantId: "ten_b" };
 const system: AuditContext = { actor: { kind: "system" } };
@@ -139,8 +139,8 @@ describe("searchAudit with hostile input", () => {
     }
   });
 
-  test("refuses a caller who is not a superuser", async () => {
-    const member = { ...root, isSuperuser: false };
+  test("refuses a caller without audit.read", async () => {
+    const member = memberAccess(["audit.export"]);
     const err = await searchAudit(t.deps, member, AuditQueryInput.parse({})).catch((e) => e);
     expect((err as AppError).code).toBe("forbidden");
   });

@@ -1,7 +1,8 @@
 import { and, desc, eq, gte, like, lt, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import { auditLog } from "../../db/schema.ts";
-import type { AppDeps, RequestAuth } from "../deps.ts";
+import { type Access, requirePermission } from "../auth/route-access.ts";
+import type { AppDeps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import type { AuditRow } from "./audit.ts";
 
@@ -55,16 +56,6 @@ export interface AuditPage {
   nextCursor: string | null;
 }
 
-/**
- * Reading the audit log is for superusers until RBAC brings `audit.read` / `audit.export`; this is
- * the one place to swap for that permission check.
- */
-export function requireAuditAccess(auth: Pick<RequestAuth, "isSuperuser">): void {
-  if (!auth.isSuperuser) {
-    throw new AppError("forbidden", "Reading the audit log needs a superuser account");
-  }
-}
-
 /** The stored row as JSON-ready data. */
 export function auditEntryView(row: AuditRow): AuditEntryView {
   return { ...row, occurredAt: row.occurredAt.toISOString() };
@@ -99,14 +90,20 @@ export function auditFilterWhere(filters: AuditFilterInput): SQL | undefined {
 }
 
 /**
- * Checks the caller may use these filters: a tenant filter is a superuser's (a tenant-scoped
- * reader, once RBAC exists, will be pinned to their own tenant instead).
+ * The filters a caller with `permission` may run: a superuser's as given (any tenant, or all);
+ * anyone else's pinned to the tenant they act in, so they only ever see their own tenant's rows.
  */
-export function checkAuditFilters(auth: Pick<RequestAuth, "isSuperuser">, f: AuditFilterInput) {
-  requireAuditAccess(auth);
-  if (f.tenantId !== undefined && !auth.isSuperuser) {
+export function scopeAuditFilters<F extends AuditFilterInput>(
+  access: Access,
+  permission: "audit.read" | "audit.export",
+  filters: F,
+): F {
+  requirePermission(access, permission);
+  if (access.grants.superuser) return filters;
+  if (filters.tenantId !== undefined && filters.tenantId !== access.tenantId) {
     throw new AppError("forbidden", "Filtering the audit log by tenant needs a superuser account");
   }
+  return { ...filters, tenantId: access.tenantId };
 }
 
 /** The opaque cursor for "rows older than `seq`". */
@@ -137,10 +134,10 @@ export function decodeAuditCursor(cursor: string): number {
  */
 export async function searchAudit(
   deps: AppDeps,
-  auth: RequestAuth,
-  query: AuditQueryInput,
+  access: Access,
+  input: AuditQueryInput,
 ): Promise<AuditPage> {
-  checkAuditFilters(auth, query);
+  const query = scopeAuditFilters(access, "audit.read", input);
   const before = query.cursor === undefined ? undefined : decodeAuditCursor(query.cursor);
   const rows = await deps.database.db
     .select()

@@ -1,11 +1,13 @@
 import { and, eq, gt, isNull, sql } from "drizzle-orm";
 import { newId } from "../../db/ids.ts";
-import { memberships, oneTimeTokens, tenants } from "../../db/schema.ts";
+import { oneTimeTokens, tenants } from "../../db/schema.ts";
+import { OWNER_ROLE_ID } from "../auth/permissions.ts";
 import { recogniseDevice } from "../auth/devices.ts";
 import { hashToken, randomSecret } from "../auth/tokens.ts";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { type AuditContext, recordAudit } from "./audit.ts";
+import { addMembership } from "./membership.ts";
 import type { SetupInput } from "./auth-inputs.ts";
 import { type IssuedTokens, startSession } from "./auth-tokens.ts";
 import { createUser, hasAnyUser } from "./users.ts";
@@ -89,7 +91,7 @@ export async function completeSetup(
     const user = await createUser(tx, systemAudit, { ...input, isSuperuser: true });
     const tenantId = newId("ten");
     await tx.insert(tenants).values({ id: tenantId, name: input.tenantName.trim() });
-    await tx.insert(memberships).values({ tenantId, userId: user.id });
+    await addMembership(tx, { tenantId, userId: user.id, roleIds: [OWNER_ROLE_ID] });
     const userAudit = { ...audit, actor: { kind: "user" as const, id: user.id }, tenantId };
     await recordAudit(tx, userAudit, {
       action: "setup.complete",

@@ -2,9 +2,12 @@ import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { newId } from "../../db/ids.ts";
 import { memberships, tenants } from "../../db/schema.ts";
+import { OWNER_ROLE_ID } from "../auth/permissions.ts";
+import { type Access, requirePermission } from "../auth/route-access.ts";
 import type { AppDeps, RequestAuth } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { type AuditContext, recordAudit } from "./audit.ts";
+import { addMembership } from "./membership.ts";
 
 /** Tenant settings a superuser can change (more arrive with tenant management). */
 export const UpdateTenantInput = z.object({ require2fa: z.boolean() }).strict();
@@ -47,7 +50,7 @@ export async function listTenants(deps: AppDeps, auth: RequestAuth): Promise<Ten
   return rows.map(view);
 }
 
-/** Creates an organisation; the superuser who creates it becomes its first member. */
+/** Creates an organisation; the superuser who creates it becomes its first member and owner. */
 export async function createTenant(
   deps: AppDeps,
   audit: AuditContext,
@@ -59,7 +62,7 @@ export async function createTenant(
     const [row] = await tx.insert(tenants).values({ id: newId("ten"), name: input.name })
       .returning();
     if (!row) throw new Error("tenant insert returned no row");
-    await tx.insert(memberships).values({ tenantId: row.id, userId: auth.userId });
+    await addMembership(tx, { tenantId: row.id, userId: auth.userId, roleIds: [OWNER_ROLE_ID] });
     await recordAudit(tx, { ...audit, tenantId: row.id }, {
       action: "tenants.create",
       resourceType: "tenant",
@@ -72,19 +75,17 @@ export async function createTenant(
 }
 
 /**
- * Turns the tenant-wide 2FA requirement on or off (superusers only): members without 2FA can
+ * Turns the tenant-wide 2FA requirement on or off (`tenants.update`): members without 2FA can
  * then reach nothing but enrolment until they enable it.
  */
 export async function setTenantTwoFactorRequirement(
   deps: AppDeps,
   audit: AuditContext,
-  auth: RequestAuth,
-  tenantId: string,
+  access: Access,
   required: boolean,
 ): Promise<TenantView> {
-  if (!auth.isSuperuser) {
-    throw new AppError("forbidden", "Only a superuser can change a tenant's 2FA requirement");
-  }
+  requirePermission(access, "tenants.update");
+  const { tenantId } = access;
   return await deps.database.db.transaction(async (tx) => {
     const [row] = await tx
       .update(tenants)

@@ -55,8 +55,8 @@ export async function getUserForUpdateOrThrow(tx: Tx, userId: string): Promise<S
 }
 
 /**
- * Admin actions are for superusers until RBAC brings `users.manage`; this is the one place to
- * swap for that permission check.
+ * Accounts are instance-wide (one person may belong to several tenants), so disabling one or
+ * resetting its password is a superuser's act; tenant admins manage memberships instead.
  */
 export function requireSuperuser(auth: Pick<RequestAuth, "isSuperuser">): void {
   if (!auth.isSuperuser) {

@@ -1,10 +1,12 @@
 import { asc, eq } from "drizzle-orm";
 import type { Db, Tx } from "../../db/client.ts";
 import { newId } from "../../db/ids.ts";
-import { memberships, tenants, users } from "../../db/schema.ts";
+import { tenants, users } from "../../db/schema.ts";
+import { OWNER_ROLE_ID } from "../auth/permissions.ts";
 import { normalizeEmail } from "../auth/passwords.ts";
 import { AppError } from "../errors.ts";
 import { type AuditContext, recordAudit } from "./audit.ts";
+import { addMembership } from "./membership.ts";
 import { invalidateUserTokens } from "./user-admin.ts";
 import { createUser, setPassword } from "./users.ts";
 
@@ -57,7 +59,7 @@ export async function createSuperuserFromCli(
   return await db.transaction(async (tx) => {
     const user = await createUser(tx, CLI_AUDIT, { ...input, isSuperuser: true });
     const tenant = await tenantToJoin(tx, input.tenantName);
-    await tx.insert(memberships).values({ tenantId: tenant.id, userId: user.id });
+    await addMembership(tx, { tenantId: tenant.id, userId: user.id, roleIds: [OWNER_ROLE_ID] });
     await recordAudit(tx, { ...CLI_AUDIT, tenantId: tenant.id }, {
       action: "cli.create_superuser",
       resourceType: "user",

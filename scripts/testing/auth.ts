@@ -1,3 +1,5 @@
+import { ALL_PERMISSIONS, type Permission } from "../../api/auth/permissions.ts";
+import type { Access } from "../../api/auth/route-access.ts";
 import type { RequestAuth } from "../../api/deps.ts";
 import { decodeBase32IgnorePadding } from "@oslojs/encoding";
 import { generateHOTP } from "@oslojs/otp";
@@ -82,5 +84,23 @@ export function superuserAuth(): RequestAuth {
     mustEnrolTotp: false,
     tenantIds: [],
     via: "bearer",
+  };
+}
+
+/** What a permission guard settles for a signed-in superuser, for service tests that skip HTTP. */
+export function superuserAccess(tenantId = "ten_test"): Access {
+  return {
+    auth: superuserAuth(),
+    tenantId,
+    grants: { superuser: true, tenantWide: new Set(ALL_PERMISSIONS), bySite: new Map() },
+  };
+}
+
+/** A plain member's access holding exactly `permissions` in `tenantId`. */
+export function memberAccess(permissions: Permission[], tenantId = "ten_test"): Access {
+  return {
+    auth: { ...superuserAuth(), isSuperuser: false, tenantIds: [tenantId] },
+    tenantId,
+    grants: { superuser: false, tenantWide: new Set(permissions), bySite: new Map() },
   };
 }

@@ -4,6 +4,7 @@ import { PGlite } from "@electric-sql/pglite";
 import postgres from "postgres";
 import { type Database, openDatabase } from "../../db/client.ts";
 import { migrateEmbedded, MIGRATIONS_FOLDER } from "../../db/migrate.ts";
+import { syncRbacCatalogue } from "../../api/services/rbac-catalogue.ts";
 
 /** The PostgreSQL server the suite runs against instead of PGlite, when set. */
 export const TEST_DATABASE_URL = process.env.DATABASE_URL || undefined;
@@ -35,6 +36,7 @@ async function openPgliteTestDatabase(): Promise<TestDatabase> {
   // Starting PGlite from a migrated snapshot takes ~0.8 s; initdb plus migrations takes ~3 s.
   const pglite = new PGlite({ loadDataDir: await migratedSnapshot() });
   const database = await openDatabase({ pglite });
+  await syncRbacCatalogue(database.db);
   return {
     ...database,
     rawSql: async (query) => (await pglite.query<Record<string, unknown>>(query)).rows,
@@ -50,6 +52,7 @@ export async function openServerTestDatabase(url: string): Promise<TestDatabase>
   testUrl.pathname = `/${name}`;
   const database = await openDatabase({ url: testUrl.toString() });
   await database.migrate();
+  await syncRbacCatalogue(database.db);
   const raw = postgres(testUrl.toString(), { max: 1, onnotice: () => {} });
   return {
     ...database,

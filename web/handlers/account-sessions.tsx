@@ -11,7 +11,7 @@ import {
   revokeOtherSessions,
   revokeOwnSession,
 } from "../../api/services/auth-sessions.ts";
-import { isHtmx, redirectAfterPost } from "../page-auth.ts";
+import { isHtmx, redirectAfterPost } from "../page-auth.tsx";
 import { DevicesSection, SessionsSection } from "../pages/account-sessions.tsx";
 import type { AccountNotice } from "./account.tsx";
 

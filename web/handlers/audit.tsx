@@ -1,17 +1,15 @@
 /** @jsxImportSource hono/jsx */
 import { type Context, Hono } from "hono";
-import { requireAuth } from "../../api/auth/authenticate.ts";
-import type { AppDeps, AppEnv, RequestAuth } from "../../api/deps.ts";
-import { AppError } from "../../api/errors.ts";
+import { type Access, accessOf } from "../../api/auth/route-access.ts";
+import type { AppDeps, AppEnv } from "../../api/deps.ts";
 import { auditContextOf } from "../../api/request-context.ts";
 import { verifyAuditLog } from "../../api/services/audit-check.ts";
-import { requireAuditAccess, searchAudit } from "../../api/services/audit-search.ts";
+import { searchAudit } from "../../api/services/audit-search.ts";
 import type { FieldProblems, FlashMessage } from "../components.tsx";
 import { type FieldErrors, fieldErrorsOf } from "../forms.ts";
-import { isHtmx, requireSignedIn } from "../page-auth.ts";
+import { isHtmx, pagePermission } from "../page-auth.tsx";
 import { AuditPage, verificationFlash } from "../pages/audit.tsx";
 import { EntryRows } from "../pages/audit-entries.tsx";
-import { MessagePage } from "../pages/message.tsx";
 import {
   AUDIT_FILTER_NAMES,
   type AuditFilterForm,
@@ -20,28 +18,6 @@ import {
   searchOf,
   serviceFilters,
 } from "./audit-query.tsx";
-
-/** The 403 page for a signed-in user the audit log is not open to; undefined when it is. */
-function deniedPage(
-  c: Context<AppEnv>,
-  auth: RequestAuth,
-): Response | Promise<Response> | undefined {
-  try {
-    requireAuditAccess(auth);
-    return undefined;
-  } catch (err) {
-    if (!(err instanceof AppError) || err.code !== "forbidden") throw err;
-    return c.html(
-      <MessagePage
-        title="Audit log not available"
-        message={`${err.message}. Ask a superuser if you need to see who changed what.`}
-        link={{ href: "/", label: "Back to the dashboard" }}
-        user={auth}
-      />,
-      403,
-    );
-  }
-}
 
 /** Problems that belong to no form field (a bad cursor, say) go to the top of the page. */
 function splitProblems(fields: FieldErrors): { problems: FieldProblems; flash: FlashMessage[] } {
@@ -59,14 +35,14 @@ function splitProblems(fields: FieldErrors): { problems: FieldProblems; flash: F
 async function renderAudit(
   c: Context<AppEnv>,
   deps: AppDeps,
-  auth: RequestAuth,
+  access: Access,
   query: { form: AuditFilterForm; cursor?: string },
   flash: FlashMessage[] = [],
 ) {
   const { form, cursor } = query;
   // The same URL answers with a page or a fragment, so caches must keep them apart.
   c.header("Vary", "HX-Request");
-  const page = { user: auth, values: form, verifyAction: `/audit/verify${searchOf(form)}` };
+  const page = { user: access.auth, values: form, verifyAction: `/audit/verify${searchOf(form)}` };
   const invalid = (fields: FieldErrors) => {
     const split = splitProblems(fields);
     return c.html(
@@ -78,7 +54,7 @@ async function renderAudit(
   if (!parsed.ok) return invalid(parsed.fields);
   let result;
   try {
-    result = await searchAudit(deps, auth, parsed.data);
+    result = await searchAudit(deps, access, parsed.data);
   } catch (err) {
     const fields = fieldErrorsOf(err);
     if (!fields) throw err;
@@ -98,25 +74,21 @@ async function renderAudit(
   return c.html(<AuditPage {...page} results={results} flash={flash} />);
 }
 
-/** `GET /audit` and `POST /audit/verify`, for signed-in users with audit access. */
+/** `GET /audit` and `POST /audit/verify`, for holders of `audit.read`. */
 export function auditPages(deps: AppDeps): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
-  routes.use("/audit", requireSignedIn("/audit"));
-  routes.use("/audit/*", requireSignedIn("/audit"));
+  const permit = pagePermission(deps);
 
-  routes.get("/audit", async (c) => {
-    const auth = requireAuth(c);
-    return await (deniedPage(c, auth) ?? renderAudit(c, deps, auth, readAuditQuery(c.req.query())));
+  routes.get("/audit", permit("audit.read", "/audit"), async (c) => {
+    return await renderAudit(c, deps, accessOf(c), readAuditQuery(c.req.query()));
   });
 
   // A post so the check (which writes its own audit row) is never triggered by a link or prefetch.
-  routes.post("/audit/verify", async (c) => {
-    const auth = requireAuth(c);
-    const denied = deniedPage(c, auth);
-    if (denied) return await denied;
-    const result = await verifyAuditLog(deps, auditContextOf(c), auth);
+  routes.post("/audit/verify", permit("audit.read", "/audit"), async (c) => {
+    const access = accessOf(c);
+    const result = await verifyAuditLog(deps, auditContextOf(c), access);
     const { form } = readAuditQuery(c.req.query());
-    return await renderAudit(c, deps, auth, { form }, [verificationFlash(result)]);
+    return await renderAudit(c, deps, access, { form }, [verificationFlash(result)]);
   });
 
   return routes;

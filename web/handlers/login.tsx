@@ -1,4 +1,5 @@
 /** @jsxImportSource hono/jsx */
+import { publicRoute } from "../../api/auth/route-access.ts";
 import { type Context, Hono } from "hono";
 import {
   DEVICE_COOKIE,
@@ -41,7 +42,7 @@ function signedIn(c: Context<AppEnv>, result: SignedIn, next: string | undefined
 export function loginPages(deps: AppDeps): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
 
-  routes.get("/login", (c) => {
+  routes.get("/login", publicRoute, (c) => {
     const next = safeNextPath(c.req.query("next"));
     if (c.get("auth")) return c.redirect(next ?? "/", 302);
     const key = c.req.query("notice") ?? "";
@@ -50,7 +51,7 @@ export function loginPages(deps: AppDeps): Hono<AppEnv> {
     return c.html(<LoginPage next={next} flash={flash} tryRefresh />);
   });
 
-  routes.post("/login", async (c) => {
+  routes.post("/login", publicRoute, async (c) => {
     const form = await readForm(c);
     const next = safeNextPath(form.next);
     const email = form.email;
@@ -77,7 +78,7 @@ export function loginPages(deps: AppDeps): Hono<AppEnv> {
     }
   });
 
-  routes.post("/login/2fa", async (c) => {
+  routes.post("/login/2fa", publicRoute, async (c) => {
     const form = await readForm(c);
     const next = safeNextPath(form.next);
     const mfaToken = form.mfaToken ?? "";

@@ -1,4 +1,5 @@
 /** @jsxImportSource hono/jsx */
+import { publicRoute } from "../../api/auth/route-access.ts";
 import { Hono } from "hono";
 import type { AppDeps, AppEnv } from "../../api/deps.ts";
 import { auditContextOf } from "../../api/request-context.ts";
@@ -15,7 +16,7 @@ const NO_TOKEN = "This page needs the reset link an administrator gave you.";
 export function resetPasswordPages(deps: AppDeps): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
 
-  routes.get("/reset-password", (c) => {
+  routes.get("/reset-password", publicRoute, (c) => {
     const token = c.req.query("token");
     if (!token) {
       return c.html(<MessagePage title="Reset link needed" message={NO_TOKEN} />, 400);
@@ -23,7 +24,7 @@ export function resetPasswordPages(deps: AppDeps): Hono<AppEnv> {
     return c.html(<ResetPasswordPage token={token} />);
   });
 
-  routes.post("/reset-password", async (c) => {
+  routes.post("/reset-password", publicRoute, async (c) => {
     const form = await readForm(c);
     const token = form.token ?? "";
     const parsed = parseForm(PasswordResetInput, form, ["token", "newPassword"]);

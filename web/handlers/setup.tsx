@@ -1,4 +1,5 @@
 /** @jsxImportSource hono/jsx */
+import { publicRoute } from "../../api/auth/route-access.ts";
 import { type Context, Hono } from "hono";
 import {
   DEVICE_COOKIE,
@@ -41,7 +42,7 @@ const NO_TOKEN = "This page needs the one-time setup link that Caddis prints to 
 export function setupPages(deps: AppDeps): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
 
-  routes.get("/setup", async (c) => {
+  routes.get("/setup", publicRoute, async (c) => {
     if (await hasAnyUser(deps.database.db)) return alreadyDone(c);
     const token = c.req.query("token");
     if (!token) return deadLink(c, NO_TOKEN, 400);
@@ -49,7 +50,7 @@ export function setupPages(deps: AppDeps): Hono<AppEnv> {
     return c.html(<SetupPage token={token} />);
   });
 
-  routes.post("/setup", async (c) => {
+  routes.post("/setup", publicRoute, async (c) => {
     const form = await readForm(c);
     if (!form.token) return deadLink(c, NO_TOKEN, 400);
     const kept = { token: form.token, email: form.email, tenantName: form.tenantName };

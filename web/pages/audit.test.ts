@@ -101,13 +101,13 @@ describe("access", () => {
     expect(res.headers.get("location")).toBe("/login?next=%2Faudit%3Faction%3Dauth.*");
   });
 
-  test("a signed-in user without audit access gets a 403 page that explains", async () => {
+  test("a signed-in user without audit.read gets a 403 page that names the permission", async () => {
     for (const res of [await get(member, "/audit"), await post(member, "/audit/verify")]) {
       expect(res.status).toBe(403);
       expect(res.headers.get("content-type")).toContain("text/html");
       const page = await res.text();
-      expect(page).toContain("Audit log not available");
-      expect(page).toContain("Reading the audit log needs a superuser account");
+      expect(page).toContain("Not available to you");
+      expect(page).toContain("You do not have the &quot;audit.read&quot; permission");
     }
   });
 });
