@@ -12,9 +12,13 @@ import { AppError } from "./errors.ts";
 import { requestLog, securityHeaders } from "./middleware.ts";
 import { resolveClientIp } from "./request-context.ts";
 import { accountRoutes } from "./routes/account.ts";
+import { apiTokensRoutes } from "./routes/api-tokens.ts";
 import { auditRoutes } from "./routes/audit.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { invitationsRoutes } from "./routes/invitations.ts";
+import { membersRoutes } from "./routes/members.ts";
+import { rolesRoutes } from "./routes/roles.ts";
 import { setupRoutes } from "./routes/setup.ts";
 import { tenantRoutes } from "./routes/tenants.ts";
 import { usersRoutes } from "./routes/users.ts";
@@ -54,6 +58,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/api/v1", tenantRoutes(deps));
   app.route("/api/v1", usersRoutes(deps));
   app.route("/api/v1", auditRoutes(deps));
+  app.route("/api/v1", rolesRoutes(deps));
+  app.route("/api/v1", membersRoutes(deps));
+  app.route("/api/v1", invitationsRoutes(deps));
+  app.route("/api/v1", apiTokensRoutes(deps));
   app.route("/", webRoutes(deps));
 
   app.onError(handleError(deps.log));

@@ -7,7 +7,12 @@ import { assets, STATIC_ROOT } from "./assets.ts";
 import { accountPages } from "./handlers/account.tsx";
 import { twoFactorPages } from "./handlers/account-2fa.tsx";
 import { sessionPages } from "./handlers/account-sessions.tsx";
+import { accountTokensPages } from "./handlers/account-tokens.tsx";
 import { auditPages } from "./handlers/audit.tsx";
+import { invitationsPages } from "./handlers/invitations.tsx";
+import { membersPages } from "./handlers/members.tsx";
+import { rolesPages } from "./handlers/roles.tsx";
+import { tenantsPages } from "./handlers/tenants.tsx";
 import { loginPages } from "./handlers/login.tsx";
 import { resetPasswordPages } from "./handlers/reset-password.tsx";
 import { setupPages } from "./handlers/setup.tsx";
@@ -59,7 +64,12 @@ export function webRoutes(deps: AppDeps): Hono<AppEnv> {
   routes.route("/", accountPages(deps));
   routes.route("/", twoFactorPages(deps));
   routes.route("/", sessionPages(deps));
+  routes.route("/", accountTokensPages(deps));
   routes.route("/", auditPages(deps));
+  routes.route("/", membersPages(deps));
+  routes.route("/", rolesPages(deps));
+  routes.route("/", invitationsPages(deps));
+  routes.route("/", tenantsPages(deps));
 
   return routes;
 }
