@@ -10,7 +10,9 @@ import type { RateLimitGroup, RateLimitRule } from "./rate-limit-config.ts";
 import type { RateLimitCounter } from "./rate-limit-store.ts";
 
 const EXEMPT_PATHS = new Set(["/healthz", "/readyz"]);
-const AUTH_PAGE_POSTS = new Set(["/login", "/login/2fa", "/setup", "/reset-password"]);
+// Public posts that check a password or spend a one-time token, outside `/api/v1/auth/`.
+const AUTH_API_POSTS = new Set(["/api/v1/setup", "/api/v1/invitations/accept"]);
+const AUTH_PAGE_POSTS = new Set(["/login", "/login/2fa", "/setup", "/reset-password", "/invite"]);
 // A store outage is logged at most this often rather than on every request.
 const OUTAGE_LOG_INTERVAL_MS = 60_000;
 
@@ -25,7 +27,7 @@ export function rateLimitGroup(method: string, path: string): RateLimitGroup | u
 }
 
 function isAuthPost(path: string): boolean {
-  return path.startsWith("/api/v1/auth/") || path === "/api/v1/setup" || AUTH_PAGE_POSTS.has(path);
+  return path.startsWith("/api/v1/auth/") || AUTH_API_POSTS.has(path) || AUTH_PAGE_POSTS.has(path);
 }
 
 /**

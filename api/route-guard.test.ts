@@ -22,6 +22,9 @@ const PUBLIC_ROUTES = new Set([
   "POST /login/2fa",
   "GET /reset-password",
   "POST /reset-password",
+  "POST /api/v1/invitations/accept",
+  "GET /invite",
+  "POST /invite",
 ]);
 
 let t: TestApp;

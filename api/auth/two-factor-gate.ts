@@ -7,7 +7,7 @@ import { AppError } from "../errors.ts";
 const ENROLMENT_PATHS = [
   /^\/api\/v1\/auth\//,
   /^\/account(\/.*)?$/,
-  /^\/(login|login\/2fa|logout|setup|reset-password|status|healthz|readyz)?$/,
+  /^\/(login|login\/2fa|logout|setup|reset-password|invite|status|healthz|readyz)?$/,
   /^\/static\//,
 ];
 
