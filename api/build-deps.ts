@@ -1,4 +1,5 @@
 import type { Database } from "../db/client.ts";
+import { apiTokenValidator } from "./auth/api-token-check.ts";
 import { grantsLoader } from "./auth/grants.ts";
 import { createAccessTokens } from "./auth/jwt.ts";
 import { createSecrets } from "./auth/secrets.ts";
@@ -29,6 +30,7 @@ export async function buildAppDeps(parts: {
     secrets: await createSecrets(parts.config.keyring),
     accessTokens: await createAccessTokens(parts.config.secretKeys),
     validateSession: sessionValidator(parts.database.db),
+    validateApiToken: apiTokenValidator(parts.database.db),
     loadGrants: grantsLoader(parts.database.db),
     rateLimitStore: parts.config.rateLimitStore === "postgres"
       ? postgresRateLimitStore(parts.database.db)

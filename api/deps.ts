@@ -1,6 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { UpgradeWebSocket } from "hono/ws";
 import type { Database } from "../db/client.ts";
+import type { ApiTokenValidator } from "./auth/api-token-check.ts";
 import type { GrantsLoader } from "./auth/grants.ts";
 import type { AccessTokens } from "./auth/jwt.ts";
 import type { Permission } from "./auth/permissions.ts";
@@ -11,6 +12,7 @@ import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
 import type { RateLimitStore } from "./rate-limit-store.ts";
 import type { Readiness } from "./readiness.ts";
+import type { PageUser } from "../web/page-user.ts";
 
 /** Options the runtime's static-file middleware (`hono/bun`, `hono/deno`) accepts. */
 export interface StaticOptions {
@@ -42,6 +44,8 @@ export interface AppDeps extends RuntimeAdapters {
     userId: string,
     now: Date,
   ) => Promise<SessionUser | undefined>;
+  /** The per-request personal API token (`cdt_…`) check, cached per auth epoch. */
+  validateApiToken: ApiTokenValidator;
   /** A user's grants in a tenant from their roles, cached per auth epoch. */
   loadGrants: GrantsLoader;
   /** Request counts for rate limiting: in memory, or in PostgreSQL shared by replicas. */
@@ -78,6 +82,8 @@ export interface AppVariables {
   tenantId: string | undefined;
   /** Set by a permission guard (route-access.ts): the caller, tenant and grants it checked. */
   access: Access | undefined;
+  /** Set on panel pages for signed-in users (web/page-user.ts): navigation and tenant switcher. */
+  pageUser?: PageUser;
 }
 
 /** The Hono environment type shared by every route and page. */

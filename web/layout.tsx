@@ -3,18 +3,55 @@ import type { Child } from "hono/jsx";
 import { html } from "hono/html";
 import { LOGOUT_PATH } from "../api/auth/cookies.ts";
 import { type AssetName, assets } from "./assets.ts";
+import type { Permission } from "../api/auth/permissions.ts";
 import { Button, Flash, type FlashMessage } from "./components.tsx";
+import type { PageUser } from "./page-user.ts";
 
 /** The top-level sections of the panel, one per navigation link. */
-export type NavSection = "dashboard" | "audit" | "account";
+export type NavSection = "dashboard" | "members" | "roles" | "audit" | "tenants" | "account";
 
-// Only pages that exist (sites, hosts and users arrive with their features), and only those the
-// user may open: the audit log is for superusers until roles grant `audit.read`.
-const NAVIGATION: { section: NavSection; label: string; href: string; superuser?: true }[] = [
+// Only pages that exist (sites and hosts arrive with their features), and only those the user may
+// open in the active tenant; the pages check the permission again, this only avoids dead links.
+const NAVIGATION: { section: NavSection; label: string; href: string; needs?: Permission }[] = [
   { section: "dashboard", label: "Dashboard", href: "/" },
-  { section: "audit", label: "Audit", href: "/audit", superuser: true },
+  { section: "members", label: "Members", href: "/members", needs: "users.read" },
+  { section: "roles", label: "Roles", href: "/roles", needs: "roles.read" },
+  { section: "audit", label: "Audit", href: "/audit", needs: "audit.read" },
+  { section: "tenants", label: "Tenants", href: "/tenants" },
   { section: "account", label: "Account", href: "/account" },
 ];
+
+/** The user as a page hands them over: pages typed with only `email` pass the rest through. */
+type LayoutUser = Pick<PageUser, "email"> & Partial<PageUser>;
+
+function mayOpen(user: LayoutUser, needs: Permission | undefined): boolean {
+  return needs === undefined || user.isSuperuser === true ||
+    (user.permissions?.has(needs) ?? false);
+}
+
+/**
+ * Which tenant the pages act in: a menu to switch with when there is a choice (a plain form post,
+ * since the CSP allows no inline script), else just the tenant's name.
+ */
+function TenantSwitch(props: { user: LayoutUser }) {
+  const tenants = props.user.tenants ?? [];
+  const active = props.user.activeTenantId;
+  if (tenants.length === 0) return null;
+  if (tenants.length === 1) {
+    return <span class="tenant-switch tenant-name">{tenants[0]?.name}</span>;
+  }
+  return (
+    <form class="tenant-switch" method="post" action="/tenants/switch">
+      <select name="tenantId" aria-label="Organisation">
+        {tenants.map((tenant) => (
+          <option value={tenant.id} selected={tenant.id === active}>{tenant.name}</option>
+        ))}
+      </select>
+      {props.user.returnTo && <input type="hidden" name="next" value={props.user.returnTo} />}
+      <Button variant="secondary">Switch</Button>
+    </form>
+  );
+}
 
 // The CSP forbids inline styles and eval, so htmx must not inject its indicator <style> (app.css
 // styles .htmx-indicator instead) nor evaluate hx-on or inline scripts. Page snapshots stay out of
@@ -34,11 +71,12 @@ export function Layout(props: {
   current?: NavSection;
   flash?: FlashMessage[];
   /** The signed-in user; without one the header offers only "Sign in". */
-  user?: { email: string; isSuperuser?: boolean };
+  user?: LayoutUser;
   /** Scripts beyond htmx this page needs, from web/static, always deferred. */
   scripts?: AssetName[];
   children: Child;
 }) {
+  const { user } = props;
   return html`<!DOCTYPE html>${(
     <html lang="en">
       <head>
@@ -57,14 +95,12 @@ export function Layout(props: {
         <a class="skip-link" href="#main">Skip to content</a>
         <header class="site-header">
           <a class="brand" href="/">Caddis</a>
-          {props.user
+          {user
             ? (
               <>
                 <nav aria-label="Main">
                   <ul>
-                    {NAVIGATION.filter((item) => !item.superuser || props.user?.isSuperuser).map((
-                      item,
-                    ) => (
+                    {NAVIGATION.filter((item) => mayOpen(user, item.needs)).map((item) => (
                       <li>
                         <a
                           href={item.href}
@@ -76,11 +112,14 @@ export function Layout(props: {
                     ))}
                   </ul>
                 </nav>
-                {/* A form, not a link: signing out changes state, so it must be a same-origin POST. */}
-                <form class="sign-out" method="post" action={LOGOUT_PATH}>
-                  <span class="signed-in-as">{props.user.email}</span>
-                  <Button variant="secondary">Sign out</Button>
-                </form>
+                <div class="header-end">
+                  <TenantSwitch user={user} />
+                  {/* A form, not a link: signing out changes state, so it must be a same-origin POST. */}
+                  <form class="sign-out" method="post" action={LOGOUT_PATH}>
+                    <span class="signed-in-as">{user.email}</span>
+                    <Button variant="secondary">Sign out</Button>
+                  </form>
+                </div>
               </>
             )
             : <a class="sign-in" href="/login">Sign in</a>}

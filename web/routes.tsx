@@ -17,6 +17,7 @@ import { loginPages } from "./handlers/login.tsx";
 import { resetPasswordPages } from "./handlers/reset-password.tsx";
 import { setupPages } from "./handlers/setup.tsx";
 import { requireSignedIn } from "./page-auth.tsx";
+import { loadPageUser, pageUserOf } from "./page-user.ts";
 import { StatusPage } from "./pages/status.tsx";
 
 const STATIC_PREFIX = "/static/";
@@ -46,12 +47,15 @@ export function webRoutes(deps: AppDeps): Hono<AppEnv> {
     }),
   );
 
+  // After static files, so they cost nothing; the middleware itself skips the JSON API.
+  routes.use("*", loadPageUser(deps));
+
   // Until the dashboard exists, the status page is the signed-in front page.
   routes.get("/", requireSignedIn("/"), (c) => c.redirect("/status"));
 
   routes.get("/status", publicRoute, async (c) => {
     const report = await statusReport(deps);
-    return c.html(<StatusPage report={report} user={c.get("auth")} />, report.ready ? 200 : 503);
+    return c.html(<StatusPage report={report} user={pageUserOf(c)} />, report.ready ? 200 : 503);
   });
 
   routes.route("/", setupPages(deps));

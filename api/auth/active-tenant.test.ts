@@ -3,6 +3,7 @@ import { memberships } from "../../db/schema.ts";
 import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
 import { bearer, postJson, setupSuperuser, TEST_PASSWORD } from "../../scripts/testing/auth.ts";
 import { createUser } from "../services/users.ts";
+import { ACCESS_COOKIE, TENANT_COOKIE } from "./cookies.ts";
 
 let t: TestApp;
 let rootToken: string;
@@ -108,5 +109,63 @@ describe("the active tenant", () => {
       `insert into memberships (tenant_id, user_id) values ('${foreign}', '${user?.id}')`,
     );
     expect((await me(memberToken, foreign)).status).toBe(200);
+  });
+});
+
+describe("the tenant cookie (the panel's switcher)", () => {
+  /** /auth/me as a browser sends it: the access token in its cookie, plus a tenant choice. */
+  const meInBrowser = (token: string, tenantCookie: string, headers: Record<string, string> = {}) =>
+    t.app.request("/api/v1/auth/me", {
+      headers: {
+        cookie: `${ACCESS_COOKIE}=${token}; ${TENANT_COOKIE}=${tenantCookie}`,
+        ...headers,
+      },
+    });
+  const activeOf = async (res: Response) => {
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { activeTenantId: string }).activeTenantId;
+  };
+
+  test("picks one of the caller's tenants for a browser session", async () => {
+    expect(await activeOf(await meInBrowser(memberToken, second))).toBe(second);
+  });
+
+  test("the header beats the cookie", async () => {
+    expect(await activeOf(await meInBrowser(memberToken, second, { "x-caddis-tenant": first })))
+      .toBe(first);
+  });
+
+  test("a tenant the caller is not a member of is ignored, never honoured", async () => {
+    const elsewhere = await createTenant("Elsewhere");
+    expect(await activeOf(await meInBrowser(memberToken, elsewhere))).toBe(first);
+  });
+
+  test("a stale choice (membership since removed) or a malformed one falls back to the default", async () => {
+    const [user] = await t.database.rawSql("select id from users where email = 'dev@example.com'");
+    const leaving = await createTenant("Leaving");
+    await t.deps.database.db.insert(memberships).values({
+      tenantId: leaving,
+      userId: String(user?.id),
+    });
+    expect(await activeOf(await meInBrowser(memberToken, leaving))).toBe(leaving);
+    await t.database.rawSql(`delete from memberships where tenant_id = '${leaving}'`);
+    expect(await activeOf(await meInBrowser(memberToken, leaving))).toBe(first);
+    for (const junk of ["", "ten_x' or '1'='1", "<script>", "%00", "x".repeat(500)]) {
+      expect(await activeOf(await meInBrowser(memberToken, encodeURIComponent(junk)))).toBe(first);
+    }
+  });
+
+  test("a superuser may choose any existing tenant; a made-up id is ignored", async () => {
+    const other = await createTenant("Other");
+    expect(await activeOf(await meInBrowser(rootToken, other))).toBe(other);
+    const missing = await activeOf(await meInBrowser(rootToken, "ten_doesnotexist000000000000"));
+    expect(missing).toBe(await activeOf(await me(rootToken)));
+  });
+
+  test("bearer clients are not steered by a cookie that happens to travel along", async () => {
+    const res = await t.app.request("/api/v1/auth/me", {
+      headers: { ...bearer(memberToken), cookie: `${TENANT_COOKIE}=${second}` },
+    });
+    expect(await activeOf(res)).toBe(first);
   });
 });

@@ -1,13 +1,15 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppDeps, AppEnv } from "../deps.ts";
 import { AppError } from "../errors.ts";
+import { API_TOKEN_PREFIX } from "./api-token-check.ts";
 import { ACCESS_COOKIE, readCookie } from "./cookies.ts";
 
 const UNSAFE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 /**
- * Verifies a bearer token or the access cookie against a live session and puts the caller on
- * the context. A missing or bad token leaves the request anonymous; routes decide what that means.
+ * Verifies a bearer token or the access cookie against a live session, or a personal API token
+ * (`cdt_…`) against its row, and puts the caller on the context. A missing or bad token leaves
+ * the request anonymous; routes decide what that means.
  */
 export function authenticate(deps: AppDeps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -15,7 +17,13 @@ export function authenticate(deps: AppDeps): MiddlewareHandler<AppEnv> {
     const header = c.req.header("authorization");
     const bearer = header?.startsWith("Bearer ") ? header.slice(7).trim() : undefined;
     const token = bearer ?? readCookie(c, ACCESS_COOKIE);
-    if (token) {
+    if (bearer?.startsWith(API_TOKEN_PREFIX)) {
+      // Personal API tokens are for the JSON API; the panel's pages are for people signed in.
+      const auth = c.req.path.startsWith("/api/")
+        ? await deps.validateApiToken(bearer, c.get("clientIp"), deps.now())
+        : undefined;
+      if (auth) c.set("auth", { ...auth });
+    } else if (token) {
       const now = deps.now();
       const claims = await deps.accessTokens.verify(token, now);
       const user = claims && (await deps.validateSession(claims.sid, claims.sub, now));

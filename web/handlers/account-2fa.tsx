@@ -16,6 +16,7 @@ import {
   RegenerateBackupCodesInput,
 } from "../../api/services/auth-inputs.ts";
 import { fieldErrorsOf, parseForm, readForm } from "../forms.ts";
+import { requirePageUser } from "../page-user.ts";
 import { BackupCodesPage, TotpSetupPage } from "../pages/two-factor-setup.tsx";
 import { renderAccount } from "./account-render.tsx";
 
@@ -35,7 +36,9 @@ export function twoFactorPages(deps: AppDeps): Hono<AppEnv> {
     const auth = requireAuth(c);
     try {
       const { secret, qrSvg } = await beginTotpSetup(deps, auth);
-      return c.html(<TotpSetupPage user={auth} enrolment={{ manualKey: secret, qrSvg }} />);
+      return c.html(
+        <TotpSetupPage user={requirePageUser(c)} enrolment={{ manualKey: secret, qrSvg }} />,
+      );
     } catch (err) {
       if (!isConflict(err)) throw err;
       return renderAccount(c, deps, auth, { flash: [{ kind: "info", text: err.message }] });
@@ -45,17 +48,19 @@ export function twoFactorPages(deps: AppDeps): Hono<AppEnv> {
   routes.post("/account/2fa/enable", async (c) => {
     const auth = requireAuth(c);
     const parsed = parseForm(EnableTotpInput, await readForm(c), ["code"]);
-    if (!parsed.ok) return c.html(<TotpSetupPage user={auth} errors={parsed.fields} />, 400);
+    if (!parsed.ok) {
+      return c.html(<TotpSetupPage user={requirePageUser(c)} errors={parsed.fields} />, 400);
+    }
     try {
       const { backupCodes } = await enableTotp(deps, auditContextOf(c), auth, parsed.data.code);
-      return c.html(<BackupCodesPage user={auth} codes={backupCodes} enabled />);
+      return c.html(<BackupCodesPage user={requirePageUser(c)} codes={backupCodes} enabled />);
     } catch (err) {
       if (isConflict(err)) {
         return renderAccount(c, deps, auth, { flash: [{ kind: "info", text: err.message }] });
       }
       const fields = fieldErrorsOf(err);
       if (!fields) throw err;
-      return c.html(<TotpSetupPage user={auth} errors={fields} />, 400);
+      return c.html(<TotpSetupPage user={requirePageUser(c)} errors={fields} />, 400);
     }
   });
 
@@ -68,7 +73,9 @@ export function twoFactorPages(deps: AppDeps): Hono<AppEnv> {
     try {
       const { password } = parsed.data;
       const { backupCodes } = await regenerateBackupCodes(deps, auditContextOf(c), auth, password);
-      return c.html(<BackupCodesPage user={auth} codes={backupCodes} enabled={false} />);
+      return c.html(
+        <BackupCodesPage user={requirePageUser(c)} codes={backupCodes} enabled={false} />,
+      );
     } catch (err) {
       if (isConflict(err)) {
         return renderAccount(c, deps, auth, { flash: [{ kind: "info", text: err.message }] });

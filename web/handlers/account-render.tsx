@@ -5,6 +5,7 @@ import { listOwnDevices, totpStatus } from "../../api/services/account.ts";
 import { listSessions } from "../../api/services/auth-sessions.ts";
 import { recentSecurityEvents } from "../../api/services/security-events.ts";
 import type { FlashMessage } from "../components.tsx";
+import { requirePageUser } from "../page-user.ts";
 import { type AccountData, type AccountErrors, AccountPage } from "../pages/account.tsx";
 
 /** Reads everything the account page shows, in parallel. */
@@ -32,7 +33,7 @@ export async function renderAccount(
   );
   const flash = [...(options.flash ?? []), ...formProblems];
   return c.html(
-    <AccountPage user={auth} data={data} errors={options.errors} flash={flash} />,
+    <AccountPage user={requirePageUser(c)} data={data} errors={options.errors} flash={flash} />,
     options.status ?? 200,
   );
 }

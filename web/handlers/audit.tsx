@@ -8,6 +8,7 @@ import { searchAudit } from "../../api/services/audit-search.ts";
 import type { FieldProblems, FlashMessage } from "../components.tsx";
 import { type FieldErrors, fieldErrorsOf } from "../forms.ts";
 import { isHtmx, pagePermission } from "../page-auth.tsx";
+import { requirePageUser } from "../page-user.ts";
 import { AuditPage, verificationFlash } from "../pages/audit.tsx";
 import { EntryRows } from "../pages/audit-entries.tsx";
 import {
@@ -42,7 +43,11 @@ async function renderAudit(
   const { form, cursor } = query;
   // The same URL answers with a page or a fragment, so caches must keep them apart.
   c.header("Vary", "HX-Request");
-  const page = { user: access.auth, values: form, verifyAction: `/audit/verify${searchOf(form)}` };
+  const page = {
+    user: requirePageUser(c),
+    values: form,
+    verifyAction: `/audit/verify${searchOf(form)}`,
+  };
   const invalid = (fields: FieldErrors) => {
     const split = splitProblems(fields);
     return c.html(

@@ -48,6 +48,13 @@ export function AccountPage(props: {
       />
       <SessionsSection sessions={data.sessions} />
       <DevicesSection devices={data.devices} />
+      <section class="section" aria-labelledby="api-tokens-heading">
+        <h2 id="api-tokens-heading">API tokens</h2>
+        <p>
+          Personal tokens let scripts call the API as you, in one organisation, with the permissions
+          you choose: <a href="/account/tokens">API tokens</a>
+        </p>
+      </section>
       <SecurityEventsSection events={data.events} />
     </Layout>
   );
