@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Server } from "bun";
 import { createTestApp, serveTestApp, type TestApp } from "../scripts/testing/app.ts";
 import { bearer, setupSuperuser, TEST_PASSWORD } from "../scripts/testing/auth.ts";
+import { signIn } from "../scripts/testing/members.ts";
 import { ISSUE_RATE_LIMITS } from "../scripts/testing/rate-limited-app.ts";
 import { rateLimitGroup } from "./rate-limit.ts";
 import { createUser } from "./services/users.ts";
@@ -130,6 +131,22 @@ describe("signed-in users", () => {
     expect(other.headers.get("ratelimit-remaining")).toBe("59");
     // The address itself still has its own anonymous budget.
     expect((await get("/api/v1/status")).headers.get("ratelimit-remaining")).toBe("59");
+  });
+
+  test("an API token has a budget of its own, apart from its owner's", async () => {
+    nextHour();
+    const root = await signIn(t, "root@example.com");
+    const created = await fetch(`${url}/api/v1/tokens`, {
+      method: "POST",
+      headers: { ...bearer(root), "content-type": "application/json" },
+      body: JSON.stringify({ name: "ci", permissions: ["audit.read"], expiresInDays: 1 }),
+    });
+    expect(created.status).toBe(201);
+    const { secret } = await created.json() as { secret: string };
+    const first = await get("/api/v1/status", bearer(secret));
+    expect(first.headers.get("ratelimit-remaining")).toBe("59");
+    expect((await get("/api/v1/status", bearer(root))).headers.get("ratelimit-remaining"))
+      .toBe("58");
   });
 });
 

@@ -89,6 +89,8 @@ export function rateLimit(deps: AppDeps): MiddlewareHandler<AppEnv> {
 
 function clientKey(c: Context<AppEnv>): string | undefined {
   const auth = c.get("auth");
+  // An API token has a budget of its own, so a busy CI job cannot lock its owner out of the panel.
+  if (auth?.token) return `token:${auth.token.id}`;
   if (auth) return `user:${auth.userId}`;
   const ip = c.get("clientIp");
   // IPv6 by its /64, as sign-in throttling does: one host can use any address in its subnet.

@@ -4,6 +4,7 @@ import { declareRouteAccess, permissionGuard } from "../api/auth/route-access.ts
 import type { Permission } from "../api/auth/permissions.ts";
 import type { AppDeps, AppEnv } from "../api/deps.ts";
 import { AppError } from "../api/errors.ts";
+import { pageUserOf } from "./page-user.ts";
 import { MessagePage } from "./pages/message.tsx";
 import { loginUrl } from "./next-path.ts";
 
@@ -61,7 +62,7 @@ export function pagePermission(deps: AppDeps) {
             title="Not available to you"
             message={`${err.message}. Ask an administrator of your organisation for access.`}
             link={{ href: "/", label: "Back to the dashboard" }}
-            user={c.get("auth")}
+            user={pageUserOf(c)}
           />,
           403,
         );
