@@ -1,0 +1,290 @@
+import { and, asc, eq, isNull, or, sql } from "drizzle-orm";
+import type { Tx } from "../../db/client.ts";
+import { newId } from "../../db/ids.ts";
+import { memberships, roles, userRoles, users } from "../../db/schema.ts";
+import { type Grants, missingPermissions } from "../auth/grants.ts";
+import { BUILT_IN_ROLES, OWNER_ROLE_ID, type Permission } from "../auth/permissions.ts";
+import { type Access, requirePermission } from "../auth/route-access.ts";
+import type { AppDeps } from "../deps.ts";
+import { AppError } from "../errors.ts";
+import { type AuditContext, recordAudit } from "./audit.ts";
+import { assertCanGrantRoles, effectiveRolePermissions } from "./role-grants.ts";
+import type { SetMemberRolesInput } from "./role-inputs.ts";
+import { auditedChange, lockTenant, visibleRoleNames } from "./roles.ts";
+
+/** One role a member holds here: tenant-wide, or on one site when `siteId` is set. */
+export interface MemberRoleView {
+  assignmentId: string;
+  roleId: string;
+  roleName: string;
+  siteId: string | null;
+}
+
+/** A member of the tenant as the API shows them: never a password hash or a secret. */
+export interface MemberView {
+  userId: string;
+  email: string;
+  joinedAt: string;
+  totpEnabled: boolean;
+  disabled: boolean;
+  roles: MemberRoleView[];
+}
+
+type Assignment = { roleId: string; siteId: string | null };
+
+// One body for a user who is not a member here and one who does not exist at all.
+const memberNotFound = () => new AppError("not_found", "Member not found");
+
+async function memberViews(tx: Tx, tenantId: string, onlyUserId?: string): Promise<MemberView[]> {
+  const only = (column: typeof memberships.userId | typeof userRoles.userId) =>
+    onlyUserId === undefined ? undefined : eq(column, onlyUserId);
+  const people = await tx
+    .select({
+      userId: memberships.userId,
+      email: users.email,
+      joinedAt: memberships.createdAt,
+      totpEnabledAt: users.totpEnabledAt,
+      disabledAt: users.disabledAt,
+    })
+    .from(memberships)
+    .innerJoin(users, eq(users.id, memberships.userId))
+    .where(and(eq(memberships.tenantId, tenantId), only(memberships.userId)))
+    .orderBy(asc(users.email));
+  const held = await tx
+    .select({
+      assignmentId: userRoles.id,
+      userId: userRoles.userId,
+      roleId: userRoles.roleId,
+      roleName: roles.name,
+      siteId: userRoles.siteId,
+    })
+    .from(userRoles)
+    .innerJoin(roles, eq(roles.id, userRoles.roleId))
+    .where(and(eq(userRoles.tenantId, tenantId), only(userRoles.userId)))
+    .orderBy(sql`${userRoles.siteId} nulls first`, asc(roles.name));
+  return people.map((p) => ({
+    userId: p.userId,
+    email: p.email,
+    joinedAt: p.joinedAt.toISOString(),
+    totpEnabled: p.totpEnabledAt !== null,
+    disabled: p.disabledAt !== null,
+    roles: held.filter((h) => h.userId === p.userId).map(({ userId: _, ...role }) => role),
+  }));
+}
+
+/** The tenant's members and the roles each holds (`users.read`). */
+export async function listMembers(deps: AppDeps, access: Access): Promise<MemberView[]> {
+  requirePermission(access, "users.read");
+  return await deps.database.db.transaction((tx) => memberViews(tx, access.tenantId));
+}
+
+/** A role that can be handed out here, for the panel's checkboxes. */
+export interface AssignableRole {
+  id: string;
+  name: string;
+  builtIn: boolean;
+}
+
+/**
+ * The roles a member can be given here (`users.manage`): built-in ones, most powerful first, then
+ * the tenant's own. Listed to anyone who assigns roles, even without `roles.read`.
+ */
+export async function listAssignableRoles(
+  deps: AppDeps,
+  access: Access,
+): Promise<AssignableRole[]> {
+  requirePermission(access, "users.manage");
+  const rows = await deps.database.db
+    .select({ id: roles.id, name: roles.name, builtIn: roles.builtIn })
+    .from(roles)
+    .where(or(isNull(roles.tenantId), eq(roles.tenantId, access.tenantId)))
+    .orderBy(asc(roles.name));
+  const rank = (id: string) => {
+    const index = BUILT_IN_ROLES.findIndex((r) => r.id === id);
+    return index === -1 ? BUILT_IN_ROLES.length : index;
+  };
+  return rows.sort((a, b) => rank(a.id) - rank(b.id));
+}
+
+/** The member (with their assignments here) or a 404 that does not say whether they exist. */
+async function getMemberOrThrow(tx: Tx, tenantId: string, userId: string) {
+  const [member] = await tx
+    .select({ email: users.email, isSuperuser: users.isSuperuser })
+    .from(memberships)
+    .innerJoin(users, eq(users.id, memberships.userId))
+    .where(and(eq(memberships.tenantId, tenantId), eq(memberships.userId, userId)));
+  if (!member) throw memberNotFound();
+  const assignments: Assignment[] = await tx
+    .select({ roleId: userRoles.roleId, siteId: userRoles.siteId })
+    .from(userRoles)
+    .where(and(eq(userRoles.tenantId, tenantId), eq(userRoles.userId, userId)));
+  return { ...member, assignments };
+}
+
+/** What `assignments` let their holder do in the tenant, computed inside the transaction. */
+async function grantsOf(tx: Tx, tenantId: string, assignments: Assignment[]): Promise<Grants> {
+  const granted = await effectiveRolePermissions(tx, tenantId, assignments.map((a) => a.roleId));
+  const tenantWide = new Set<Permission>();
+  const bySite = new Map<string, Set<Permission>>();
+  for (const { roleId, siteId } of assignments) {
+    const target = siteId === null ? tenantWide : bySite.get(siteId) ?? new Set<Permission>();
+    for (const permission of granted.get(roleId) ?? []) target.add(permission);
+    if (siteId !== null) bySite.set(siteId, target);
+  }
+  return { superuser: false, tenantWide, bySite };
+}
+
+/**
+ * Nobody changes the membership of someone more powerful: the actor must hold everything the
+ * member holds here, on the same sites. Superusers are exempt, and only they can touch another.
+ */
+function assertNotOutranked(access: Access, target: Grants, targetIsSuperuser: boolean): void {
+  if (access.grants.superuser) return;
+  if (targetIsSuperuser) {
+    throw new AppError("forbidden", "Only a superuser can change a superuser's membership");
+  }
+  const missing = new Set(missingPermissions(access.grants, target.tenantWide));
+  for (const [siteId, held] of target.bySite) {
+    for (const permission of missingPermissions(access.grants, held, siteId)) {
+      missing.add(permission);
+    }
+  }
+  if (missing.size > 0) {
+    throw new AppError(
+      "forbidden",
+      `This member holds permissions you do not: ${[...missing].join(", ")}`,
+    );
+  }
+}
+
+async function ownerCount(tx: Tx, tenantId: string): Promise<number> {
+  const [row] = await tx
+    .select({ n: sql<number>`count(distinct ${userRoles.userId})::int` })
+    .from(userRoles)
+    .where(and(
+      eq(userRoles.tenantId, tenantId),
+      eq(userRoles.roleId, OWNER_ROLE_ID),
+      isNull(userRoles.siteId),
+    ));
+  return Number(row?.n ?? 0);
+}
+
+/** Refuses (rolling the change back) when it took away the tenant's last tenant-wide owner. */
+async function assertOwnerRemains(tx: Tx, tenantId: string, ownersBefore: number) {
+  if (ownersBefore > 0 && (await ownerCount(tx, tenantId)) === 0) {
+    throw new AppError(
+      "conflict",
+      "The organisation must keep at least one owner: make someone else an owner first",
+    );
+  }
+}
+
+const listed = (list: Assignment[]) =>
+  list.map(({ roleId, siteId }) => (siteId === null ? { roleId } : { roleId, siteId }));
+
+/**
+ * Replaces a member's roles in the tenant (`users.manage`). With `keepSiteRoles` the input lists
+ * tenant-wide roles only and the member's site-scoped ones stay (the panel's form edits those).
+ */
+export async function setMemberRoles(
+  deps: AppDeps,
+  audit: AuditContext,
+  access: Access,
+  userId: string,
+  input: SetMemberRolesInput,
+  options: { keepSiteRoles?: boolean } = {},
+): Promise<MemberView> {
+  requirePermission(access, "users.manage");
+  const { tenantId } = access;
+  const subject = { action: "members.update_roles", resourceType: "user", resourceId: userId };
+  return await auditedChange(deps, { ...audit, tenantId }, subject, async (tx) => {
+    await lockTenant(tx, tenantId);
+    const member = await getMemberOrThrow(tx, tenantId, userId);
+    assertNotOutranked(
+      access,
+      await grantsOf(tx, tenantId, member.assignments),
+      member.isSuperuser,
+    );
+    const wanted: Assignment[] = input.roles.map((r) => ({
+      roleId: r.roleId,
+      siteId: r.siteId ?? null,
+    }));
+    if (options.keepSiteRoles) {
+      const kept = member.assignments.filter((a) => a.siteId !== null);
+      wanted.splice(0, wanted.length, ...wanted.filter((w) => w.siteId === null), ...kept);
+    }
+    await visibleRoleNames(tx, tenantId, wanted.map((w) => w.roleId));
+    // Each site's roles are checked against what the actor holds on that site.
+    for (const siteId of new Set(wanted.map((w) => w.siteId))) {
+      const group = wanted.filter((w) => w.siteId === siteId).map((w) => w.roleId);
+      await assertCanGrantRoles(tx, access, group, siteId ?? undefined);
+    }
+    const ownersBefore = await ownerCount(tx, tenantId);
+    const key = (a: Assignment) => `${a.roleId} ${a.siteId ?? ""}`;
+    const keep = new Set(wanted.map(key));
+    const have = new Set(member.assignments.map(key));
+    for (const gone of member.assignments.filter((a) => !keep.has(key(a)))) {
+      await tx.delete(userRoles).where(and(
+        eq(userRoles.tenantId, tenantId),
+        eq(userRoles.userId, userId),
+        eq(userRoles.roleId, gone.roleId),
+        gone.siteId === null ? isNull(userRoles.siteId) : eq(userRoles.siteId, gone.siteId),
+      ));
+    }
+    const added = wanted.filter((w) => !have.has(key(w)));
+    if (added.length > 0) {
+      await tx.insert(userRoles).values(
+        added.map((a) => ({ id: newId("ura"), tenantId, userId, ...a })),
+      );
+    }
+    await assertOwnerRemains(tx, tenantId, ownersBefore);
+    await recordAudit(tx, { ...audit, tenantId }, {
+      action: "members.update_roles",
+      resourceType: "user",
+      resourceId: userId,
+      outcome: "success",
+      details: {
+        email: member.email,
+        before: listed(member.assignments),
+        after: listed(wanted),
+      },
+    });
+    const [view] = await memberViews(tx, tenantId, userId);
+    if (!view) throw memberNotFound();
+    return view;
+  });
+}
+
+/** Removes someone from the tenant (`users.manage`); their roles and API tokens here go too. */
+export async function removeMember(
+  deps: AppDeps,
+  audit: AuditContext,
+  access: Access,
+  userId: string,
+): Promise<void> {
+  requirePermission(access, "users.manage");
+  const { tenantId } = access;
+  const subject = { action: "members.remove", resourceType: "user", resourceId: userId };
+  await auditedChange(deps, { ...audit, tenantId }, subject, async (tx) => {
+    await lockTenant(tx, tenantId);
+    const member = await getMemberOrThrow(tx, tenantId, userId);
+    assertNotOutranked(
+      access,
+      await grantsOf(tx, tenantId, member.assignments),
+      member.isSuperuser,
+    );
+    const ownersBefore = await ownerCount(tx, tenantId);
+    await tx.delete(memberships).where(and(
+      eq(memberships.tenantId, tenantId),
+      eq(memberships.userId, userId),
+    ));
+    await assertOwnerRemains(tx, tenantId, ownersBefore);
+    await recordAudit(tx, { ...audit, tenantId }, {
+      action: "members.remove",
+      resourceType: "user",
+      resourceId: userId,
+      outcome: "success",
+      details: { email: member.email, roles: listed(member.assignments) },
+    });
+  });
+}
