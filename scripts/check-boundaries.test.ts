@@ -102,6 +102,13 @@ describe("drizzle placement", () => {
     expect(rulesFor("api/readiness.ts", text)).toEqual([]);
     expect(rulesFor("api/readiness.test.ts", text)).toEqual([]);
   });
+
+  test("allows tests anywhere to arrange and inspect rows", () => {
+    const text = 'import { eq } from "drizzle-orm";';
+    expect(rulesFor("api/routes/roles.test.ts", text)).toEqual([]);
+    expect(rulesFor("web/pages/members.test.ts", text)).toEqual([]);
+    expect(rulesFor("web/pages/members.tsx", text)).toEqual(["drizzle-placement@1"]);
+  });
 });
 
 describe("environment access", () => {

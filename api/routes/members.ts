@@ -2,7 +2,8 @@ import { Hono } from "hono";
 import { accessOf, permissionGuard } from "../auth/route-access.ts";
 import type { AppDeps, AppEnv } from "../deps.ts";
 import { auditContextOf } from "../request-context.ts";
-import { listMembers, removeMember, setMemberRoles } from "../services/members.ts";
+import { listMembers } from "../services/member-list.ts";
+import { removeMember, setMemberRoles } from "../services/members.ts";
 import { SetMemberRolesInput } from "../services/role-inputs.ts";
 import { validate } from "../validate.ts";
 

@@ -3,13 +3,8 @@ import { accessOf, permissionGuard } from "../auth/route-access.ts";
 import type { AppDeps, AppEnv } from "../deps.ts";
 import { auditContextOf } from "../request-context.ts";
 import { CreateRoleInput, UpdateRoleInput } from "../services/role-inputs.ts";
-import {
-  createRole,
-  deleteRole,
-  listPermissions,
-  listRoles,
-  updateRole,
-} from "../services/roles.ts";
+import { createRole, deleteRole, updateRole } from "../services/role-changes.ts";
+import { listPermissions, listRoles } from "../services/roles.ts";
 import { validate } from "../validate.ts";
 
 /** `/api/v1/permissions` and `/api/v1/roles`: the catalogue, and the active tenant's roles. */

@@ -1,110 +1,23 @@
-import { and, asc, eq, isNull, or, sql } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import type { Tx } from "../../db/client.ts";
 import { newId } from "../../db/ids.ts";
-import { memberships, roles, userRoles, users } from "../../db/schema.ts";
+import { memberships, userRoles, users } from "../../db/schema.ts";
 import { type Grants, missingPermissions } from "../auth/grants.ts";
-import { BUILT_IN_ROLES, OWNER_ROLE_ID, type Permission } from "../auth/permissions.ts";
+import { OWNER_ROLE_ID, type Permission } from "../auth/permissions.ts";
 import { type Access, requirePermission } from "../auth/route-access.ts";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { type AuditContext, recordAudit } from "./audit.ts";
+import { type MemberView, memberViews } from "./member-list.ts";
 import { assertCanGrantRoles, effectiveRolePermissions } from "./role-grants.ts";
 import type { SetMemberRolesInput } from "./role-inputs.ts";
-import { auditedChange, lockTenant, visibleRoleNames } from "./roles.ts";
-
-/** One role a member holds here: tenant-wide, or on one site when `siteId` is set. */
-export interface MemberRoleView {
-  assignmentId: string;
-  roleId: string;
-  roleName: string;
-  siteId: string | null;
-}
-
-/** A member of the tenant as the API shows them: never a password hash or a secret. */
-export interface MemberView {
-  userId: string;
-  email: string;
-  joinedAt: string;
-  totpEnabled: boolean;
-  disabled: boolean;
-  roles: MemberRoleView[];
-}
+import { visibleRoleNames } from "./roles.ts";
+import { auditedChange, lockTenant } from "./tenant-changes.ts";
 
 type Assignment = { roleId: string; siteId: string | null };
 
 // One body for a user who is not a member here and one who does not exist at all.
 const memberNotFound = () => new AppError("not_found", "Member not found");
-
-async function memberViews(tx: Tx, tenantId: string, onlyUserId?: string): Promise<MemberView[]> {
-  const only = (column: typeof memberships.userId | typeof userRoles.userId) =>
-    onlyUserId === undefined ? undefined : eq(column, onlyUserId);
-  const people = await tx
-    .select({
-      userId: memberships.userId,
-      email: users.email,
-      joinedAt: memberships.createdAt,
-      totpEnabledAt: users.totpEnabledAt,
-      disabledAt: users.disabledAt,
-    })
-    .from(memberships)
-    .innerJoin(users, eq(users.id, memberships.userId))
-    .where(and(eq(memberships.tenantId, tenantId), only(memberships.userId)))
-    .orderBy(asc(users.email));
-  const held = await tx
-    .select({
-      assignmentId: userRoles.id,
-      userId: userRoles.userId,
-      roleId: userRoles.roleId,
-      roleName: roles.name,
-      siteId: userRoles.siteId,
-    })
-    .from(userRoles)
-    .innerJoin(roles, eq(roles.id, userRoles.roleId))
-    .where(and(eq(userRoles.tenantId, tenantId), only(userRoles.userId)))
-    .orderBy(sql`${userRoles.siteId} nulls first`, asc(roles.name));
-  return people.map((p) => ({
-    userId: p.userId,
-    email: p.email,
-    joinedAt: p.joinedAt.toISOString(),
-    totpEnabled: p.totpEnabledAt !== null,
-    disabled: p.disabledAt !== null,
-    roles: held.filter((h) => h.userId === p.userId).map(({ userId: _, ...role }) => role),
-  }));
-}
-
-/** The tenant's members and the roles each holds (`users.read`). */
-export async function listMembers(deps: AppDeps, access: Access): Promise<MemberView[]> {
-  requirePermission(access, "users.read");
-  return await deps.database.db.transaction((tx) => memberViews(tx, access.tenantId));
-}
-
-/** A role that can be handed out here, for the panel's checkboxes. */
-export interface AssignableRole {
-  id: string;
-  name: string;
-  builtIn: boolean;
-}
-
-/**
- * The roles a member can be given here (`users.manage`): built-in ones, most powerful first, then
- * the tenant's own. Listed to anyone who assigns roles, even without `roles.read`.
- */
-export async function listAssignableRoles(
-  deps: AppDeps,
-  access: Access,
-): Promise<AssignableRole[]> {
-  requirePermission(access, "users.manage");
-  const rows = await deps.database.db
-    .select({ id: roles.id, name: roles.name, builtIn: roles.builtIn })
-    .from(roles)
-    .where(or(isNull(roles.tenantId), eq(roles.tenantId, access.tenantId)))
-    .orderBy(asc(roles.name));
-  const rank = (id: string) => {
-    const index = BUILT_IN_ROLES.findIndex((r) => r.id === id);
-    return index === -1 ? BUILT_IN_ROLES.length : index;
-  };
-  return rows.sort((a, b) => rank(a.id) - rank(b.id));
-}
 
 /** The member (with their assignments here) or a 404 that does not say whether they exist. */
 async function getMemberOrThrow(tx: Tx, tenantId: string, userId: string) {

@@ -1,6 +1,7 @@
 // `npm run bench`: requests/second and p99 latency of GET /readyz (one database round trip on
 // embedded PGlite) and GET /healthz (no database) on Caddis under Bun and Deno, against a bare
-// Bun.serve replaying the same /readyz bytes; then login and an authenticated request. With
+// Bun.serve replaying the same /readyz bytes; then login, an authenticated request, and two
+// permission-checked list endpoints called by a tenant admin (role grants resolved). With
 // DATABASE_URL set, /readyz and /auth/me again on a PostgreSQL server. BENCH_SECONDS sets each
 // run's length (default 5).
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -9,6 +10,7 @@ import { join, resolve } from "node:path";
 import { argon2Millis, loadLogin, loadMe, setupBenchUser } from "./auth.ts";
 import { type LoadResult, runLoad } from "./autocannon.ts";
 import { captureResponse } from "./capture.ts";
+import { loadAsAdmin, setupBenchAdmin } from "./rbac.ts";
 import { createBenchDatabase } from "./database.ts";
 import {
   baseEnv,
@@ -149,6 +151,16 @@ if (import.meta.main) {
         (s) => loadMe(ROOT, bun, token, s, CONNECTIONS),
       ),
     );
+    const admin = await setupBenchAdmin(bun, token);
+    for (const path of ["/api/v1/members", "/api/v1/audit?limit=20"]) {
+      rows.push(
+        await measure(
+          `caddis on bun   ${path.replace("/api/v1", "")} (admin)`,
+          "",
+          (s) => loadAsAdmin(ROOT, bun, admin, path, s, CONNECTIONS),
+        ),
+      );
+    }
     rows.push(await measure("caddis on bun   login (4 conns)", "", (s) => loadLogin(ROOT, bun, s)));
     await bun.stop();
     console.log(
@@ -181,6 +193,14 @@ if (import.meta.main) {
             "caddis on bun+pg /auth/me",
             "",
             (s) => loadMe(ROOT, pg, pgToken, s, CONNECTIONS),
+          ),
+        );
+        const pgAdmin = await setupBenchAdmin(pg, pgToken);
+        rows.push(
+          await measure(
+            "caddis on bun+pg /members (admin)",
+            "",
+            (s) => loadAsAdmin(ROOT, pg, pgAdmin, "/api/v1/members", s, CONNECTIONS),
           ),
         );
         await pg.stop();

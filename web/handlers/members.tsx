@@ -5,12 +5,8 @@ import { accessOf } from "../../api/auth/route-access.ts";
 import type { AppDeps, AppEnv } from "../../api/deps.ts";
 import type { ErrorStatus } from "../../api/errors.ts";
 import { auditContextOf } from "../../api/request-context.ts";
-import {
-  listAssignableRoles,
-  listMembers,
-  removeMember,
-  setMemberRoles,
-} from "../../api/services/members.ts";
+import { listAssignableRoles, listMembers } from "../../api/services/member-list.ts";
+import { removeMember, setMemberRoles } from "../../api/services/members.ts";
 import { SetMemberRolesInput } from "../../api/services/role-inputs.ts";
 import type { FlashMessage } from "../components.tsx";
 import { pagePermission, redirectAfterPost } from "../page-auth.tsx";

@@ -7,14 +7,8 @@ import type { AppDeps, AppEnv } from "../../api/deps.ts";
 import { AppError, type ErrorStatus } from "../../api/errors.ts";
 import { auditContextOf } from "../../api/request-context.ts";
 import { CreateRoleInput, UpdateRoleInput } from "../../api/services/role-inputs.ts";
-import {
-  createRole,
-  deleteRole,
-  getRole,
-  listRoles,
-  type RoleView,
-  updateRole,
-} from "../../api/services/roles.ts";
+import { createRole, deleteRole, updateRole } from "../../api/services/role-changes.ts";
+import { getRole, listRoles, type RoleView } from "../../api/services/roles.ts";
 import type { FlashMessage } from "../components.tsx";
 import { type FieldErrors, fieldErrorsOf } from "../forms.ts";
 import { pagePermission, redirectAfterPost } from "../page-auth.tsx";

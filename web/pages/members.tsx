@@ -1,5 +1,5 @@
 /** @jsxImportSource hono/jsx */
-import type { AssignableRole, MemberView } from "../../api/services/members.ts";
+import type { AssignableRole, MemberView } from "../../api/services/member-list.ts";
 import { Badge, Button, type FlashMessage, Table } from "../components.tsx";
 import { Layout } from "../layout.tsx";
 import type { PageUser } from "../page-user.ts";
