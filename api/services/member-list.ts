@@ -1,5 +1,5 @@
 import { and, asc, eq, isNull, or, sql } from "drizzle-orm";
-import type { Tx } from "../../db/client.ts";
+import type { Db, Tx } from "../../db/client.ts";
 import { memberships, roles, userRoles, users } from "../../db/schema.ts";
 import { BUILT_IN_ROLES } from "../auth/permissions.ts";
 import { type Access, requirePermission } from "../auth/route-access.ts";
@@ -25,7 +25,7 @@ export interface MemberView {
 
 /** The tenant's members (or just `onlyUserId`) with their roles here, ordered by email. */
 export async function memberViews(
-  tx: Tx,
+  tx: Db | Tx,
   tenantId: string,
   onlyUserId?: string,
 ): Promise<MemberView[]> {
@@ -68,7 +68,9 @@ export async function memberViews(
 /** The tenant's members and the roles each holds (`users.read`). */
 export async function listMembers(deps: AppDeps, access: Access): Promise<MemberView[]> {
   requirePermission(access, "users.read");
-  return await deps.database.db.transaction((tx) => memberViews(tx, access.tenantId));
+  // No transaction: a membership changing between the two reads only shifts which roles are
+  // shown, and BEGIN/COMMIT would double the round trips of a hot list.
+  return await memberViews(deps.database.db, access.tenantId);
 }
 
 /** A role that can be handed out here, for the panel's checkboxes. */

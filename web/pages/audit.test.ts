@@ -3,6 +3,7 @@ import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
 import { setupSuperuser, TEST_PASSWORD } from "../../scripts/testing/auth.ts";
 import { recordAuditNow } from "../../api/services/audit.ts";
 import { createUser } from "../../api/services/users.ts";
+import { panelSignIn } from "../../scripts/testing/panel.ts";
 
 let t: TestApp;
 let root: string;
@@ -12,19 +13,7 @@ const MEMBER_EMAIL = "dev@example.com";
 const SCRIPT = "<script>alert(1)</script>";
 const BREAKOUT = `"><img src=x onerror=alert(1)>`;
 
-/** Signs in through the login page and returns the cookies a browser would send back. */
-async function signIn(email: string): Promise<string> {
-  const res = await t.app.request("/login", {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ email, password: TEST_PASSWORD }).toString(),
-  });
-  if (res.status !== 303) throw new Error(`sign-in failed: ${res.status}`);
-  return res.headers.getSetCookie()
-    .map((c) => c.split(";")[0] ?? "")
-    .filter((c) => !c.startsWith("__Secure-caddis_refresh="))
-    .join("; ");
-}
+const signIn = (email: string) => panelSignIn(t, email);
 
 function get(cookie: string, path: string, headers: Record<string, string> = {}) {
   return Promise.resolve(t.app.request(path, { headers: { cookie, ...headers } }));

@@ -4,6 +4,7 @@ import { createUser } from "../../api/services/users.ts";
 import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
 import { bearer, postJson, setupSuperuser, TEST_PASSWORD } from "../../scripts/testing/auth.ts";
 import { addTestMember } from "../../scripts/testing/members.ts";
+import { panelSignIn } from "../../scripts/testing/panel.ts";
 
 let t: TestApp;
 let rootToken: string;
@@ -11,19 +12,7 @@ let root: string;
 let acme: string;
 const SCRIPT = "<script>alert(1)</script>";
 
-/** Signs in through the login page and returns the cookies a browser would send back. */
-async function signIn(email: string): Promise<string> {
-  const res = await t.app.request("/login", {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ email, password: TEST_PASSWORD }).toString(),
-  });
-  if (res.status !== 303) throw new Error(`sign-in failed: ${res.status}`);
-  return res.headers.getSetCookie()
-    .map((c) => c.split(";")[0] ?? "")
-    .filter((c) => !c.startsWith("__Secure-caddis_refresh="))
-    .join("; ");
-}
+const signIn = (email: string) => panelSignIn(t, email);
 
 function get(cookie: string | undefined, path: string) {
   return Promise.resolve(t.app.request(path, { headers: cookie ? { cookie } : {} }));

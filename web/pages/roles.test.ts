@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { rolePermissions, roles } from "../../db/schema.ts";
 import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
-import { bearer, postJson, setupSuperuser, TEST_PASSWORD } from "../../scripts/testing/auth.ts";
+import { bearer, postJson, setupSuperuser } from "../../scripts/testing/auth.ts";
 import { addTestMember, addTestTenant } from "../../scripts/testing/members.ts";
+import { panelSignIn } from "../../scripts/testing/panel.ts";
 
 let t: TestApp;
 let root: string;
@@ -16,19 +17,7 @@ const ORIGIN = "http://localhost";
 const SCRIPT = "<script>alert(1)</script>";
 const SQL = "' or 1=1 --";
 
-/** Signs in through the login page and returns the cookies a browser would send back. */
-async function signIn(email: string): Promise<string> {
-  const res = await t.app.request("/login", {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ email, password: TEST_PASSWORD }).toString(),
-  });
-  if (res.status !== 303) throw new Error(`sign-in failed: ${res.status}`);
-  return res.headers.getSetCookie()
-    .map((c) => c.split(";")[0] ?? "")
-    .filter((c) => !c.startsWith("__Secure-caddis_refresh="))
-    .join("; ");
-}
+const signIn = (email: string) => panelSignIn(t, email);
 
 function get(cookie: string, path: string) {
   return Promise.resolve(t.app.request(path, { headers: { cookie } }));

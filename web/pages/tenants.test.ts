@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { TENANT_COOKIE } from "../../api/auth/cookies.ts";
 import { addMembership } from "../../api/services/membership.ts";
 import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
-import { bearer, setupSuperuser, TEST_PASSWORD } from "../../scripts/testing/auth.ts";
+import { bearer, setupSuperuser } from "../../scripts/testing/auth.ts";
 import { addTestMember, addTestTenant } from "../../scripts/testing/members.ts";
+import { panelSignIn } from "../../scripts/testing/panel.ts";
 
 let t: TestApp;
 let acme: string;
@@ -12,19 +13,7 @@ let owned: string;
 /** Cookie headers of signed-in browsers, by who they are. */
 const as: Record<string, string> = {};
 
-/** Signs in through the login page and returns the cookies a browser would send back. */
-async function signIn(email: string): Promise<string> {
-  const res = await t.app.request("/login", {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ email, password: TEST_PASSWORD }).toString(),
-  });
-  if (res.status !== 303) throw new Error(`sign-in failed: ${res.status}`);
-  return res.headers.getSetCookie()
-    .map((c) => c.split(";")[0] ?? "")
-    .filter((c) => !c.startsWith("__Secure-caddis_refresh="))
-    .join("; ");
-}
+const signIn = (email: string) => panelSignIn(t, email);
 
 function get(cookie: string, path: string) {
   return Promise.resolve(t.app.request(path, { headers: { cookie } }));
