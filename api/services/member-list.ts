@@ -23,38 +23,32 @@ export interface MemberView {
   roles: MemberRoleView[];
 }
 
-/** The tenant's members (or just `onlyUserId`) with their roles here, ordered by email. */
-export async function memberViews(
-  tx: Db | Tx,
-  tenantId: string,
-  onlyUserId?: string,
-): Promise<MemberView[]> {
-  const only = (column: typeof memberships.userId | typeof userRoles.userId) =>
-    onlyUserId === undefined ? undefined : eq(column, onlyUserId);
-  const people = await tx
-    .select({
-      userId: memberships.userId,
-      email: users.email,
-      joinedAt: memberships.createdAt,
-      totpEnabledAt: users.totpEnabledAt,
-      disabledAt: users.disabledAt,
-    })
-    .from(memberships)
-    .innerJoin(users, eq(users.id, memberships.userId))
-    .where(and(eq(memberships.tenantId, tenantId), only(memberships.userId)))
-    .orderBy(asc(users.email));
-  const held = await tx
-    .select({
-      assignmentId: userRoles.id,
-      userId: userRoles.userId,
-      roleId: userRoles.roleId,
-      roleName: roles.name,
-      siteId: userRoles.siteId,
-    })
-    .from(userRoles)
-    .innerJoin(roles, eq(roles.id, userRoles.roleId))
-    .where(and(eq(userRoles.tenantId, tenantId), only(userRoles.userId)))
-    .orderBy(sql`${userRoles.siteId} nulls first`, asc(roles.name));
+const peopleColumns = {
+  userId: memberships.userId,
+  email: users.email,
+  joinedAt: memberships.createdAt,
+  totpEnabledAt: users.totpEnabledAt,
+  disabledAt: users.disabledAt,
+};
+const heldColumns = {
+  assignmentId: userRoles.id,
+  userId: userRoles.userId,
+  roleId: userRoles.roleId,
+  roleName: roles.name,
+  siteId: userRoles.siteId,
+};
+const heldOrder = [sql`${userRoles.siteId} nulls first`, asc(roles.name)];
+
+interface PersonRow {
+  userId: string;
+  email: string;
+  joinedAt: Date;
+  totpEnabledAt: Date | null;
+  disabledAt: Date | null;
+}
+type HeldRow = MemberRoleView & { userId: string };
+
+function toViews(people: PersonRow[], held: HeldRow[]): MemberView[] {
   return people.map((p) => ({
     userId: p.userId,
     email: p.email,
@@ -65,12 +59,49 @@ export async function memberViews(
   }));
 }
 
-/** The tenant's members and the roles each holds (`users.read`). */
+/** One member with their roles here, read in the caller's transaction (after a change). */
+export async function memberViews(tx: Tx, tenantId: string, userId: string): Promise<MemberView[]> {
+  const people = await tx.select(peopleColumns).from(memberships)
+    .innerJoin(users, eq(users.id, memberships.userId))
+    .where(and(eq(memberships.tenantId, tenantId), eq(memberships.userId, userId)));
+  const held = await tx.select(heldColumns).from(userRoles)
+    .innerJoin(roles, eq(roles.id, userRoles.roleId))
+    .where(and(eq(userRoles.tenantId, tenantId), eq(userRoles.userId, userId)))
+    .orderBy(...heldOrder);
+  return toViews(people, held);
+}
+
+// The whole-tenant list is a hot read: its two queries are prepared once per database, since
+// building drizzle queries costs more than running them (ARCHITECTURE §12).
+const listStatements = new WeakMap<Db, ReturnType<typeof prepareList>>();
+
+function prepareList(db: Db) {
+  const tenantId = sql.placeholder("tenantId");
+  return {
+    people: db.select(peopleColumns).from(memberships)
+      .innerJoin(users, eq(users.id, memberships.userId))
+      .where(eq(memberships.tenantId, tenantId))
+      .orderBy(asc(users.email))
+      .prepare("caddis_member_people"),
+    held: db.select(heldColumns).from(userRoles)
+      .innerJoin(roles, eq(roles.id, userRoles.roleId))
+      .where(eq(userRoles.tenantId, tenantId))
+      .orderBy(...heldOrder)
+      .prepare("caddis_member_roles"),
+  };
+}
+
+/** The tenant's members and the roles each holds (`users.read`), ordered by email. */
 export async function listMembers(deps: AppDeps, access: Access): Promise<MemberView[]> {
   requirePermission(access, "users.read");
+  const db = deps.database.db;
+  const statements = listStatements.get(db) ?? prepareList(db);
+  listStatements.set(db, statements);
   // No transaction: a membership changing between the two reads only shifts which roles are
   // shown, and BEGIN/COMMIT would double the round trips of a hot list.
-  return await memberViews(deps.database.db, access.tenantId);
+  const people = await statements.people.execute({ tenantId: access.tenantId });
+  const held = await statements.held.execute({ tenantId: access.tenantId });
+  return toViews(people, held);
 }
 
 /** A role that can be handed out here, for the panel's checkboxes. */
