@@ -106,6 +106,32 @@ export function NewPasswordField(props: {
   );
 }
 
+/**
+ * A field asking for the password the user already has: never filled back in, marked
+ * `current-password` for password managers; its problems read "Password …" whatever the label.
+ */
+export function CurrentPasswordField(props: {
+  label: string;
+  name: string;
+  /** Set it when two forms on one page ask for the password. */
+  id?: string;
+  errors: FieldProblems;
+  autofocus?: boolean;
+}) {
+  return (
+    <FormField
+      label={props.label}
+      name={props.name}
+      id={props.id}
+      type="password"
+      error={problemOf(props.errors, props.name, "Password")}
+      autocomplete="current-password"
+      required
+      autofocus={props.autofocus}
+    />
+  );
+}
+
 /** The error text for one field: its label, then the problem ("New password is too short"). */
 export function problemOf(problems: FieldProblems, name: string, label: string) {
   const problem = problems?.[name];

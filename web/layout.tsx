@@ -21,7 +21,7 @@ const NAVIGATION: { section: NavSection; label: string; href: string; needs?: Pe
   { section: "account", label: "Account", href: "/account" },
 ];
 
-/** The user as a page hands them over: pages typed with only `email` pass the rest through. */
+/** The user as pages hand them over (a PageUser); only the email is needed to draw the frame. */
 type LayoutUser = Pick<PageUser, "email"> & Partial<PageUser>;
 
 function mayOpen(user: LayoutUser, needs: Permission | undefined): boolean {

@@ -2,6 +2,7 @@
 import {
   Badge,
   Button,
+  CurrentPasswordField,
   type FieldProblems,
   FormField,
   problemOf,
@@ -52,28 +53,22 @@ function TwoFactorOn(props: {
         <UsernameHint email={props.email} />
         <h3>New backup codes</h3>
         <p>The old codes stop working and 10 new ones are shown once.</p>
-        <FormField
+        <CurrentPasswordField
           label="Password"
           name="password"
           id="field-regenerate-password"
-          type="password"
-          error={problemOf(props.regenerateErrors, "password", "Password")}
-          autocomplete="current-password"
-          required
+          errors={props.regenerateErrors}
         />
         <Button variant="secondary">Generate new backup codes</Button>
       </form>
       <form method="post" action="/account/2fa/disable" class="subsection">
         <UsernameHint email={props.email} />
         <h3>Turn off two-factor authentication</h3>
-        <FormField
+        <CurrentPasswordField
           label="Password"
           name="password"
           id="field-disable-password"
-          type="password"
-          error={problemOf(props.disableErrors, "password", "Password")}
-          autocomplete="current-password"
-          required
+          errors={props.disableErrors}
         />
         <FormField
           label="Authentication code"

@@ -1,10 +1,9 @@
 /** @jsxImportSource hono/jsx */
 import {
   Button,
+  CurrentPasswordField,
   type FieldProblems,
-  FormField,
   NewPasswordField,
-  problemOf,
   UsernameHint,
 } from "../components.tsx";
 
@@ -16,14 +15,7 @@ export function PasswordSection(props: { email: string; errors?: FieldProblems }
       <h2 id="password-heading">Password</h2>
       <form method="post" action="/account/password">
         <UsernameHint email={props.email} />
-        <FormField
-          label="Current password"
-          name="currentPassword"
-          type="password"
-          error={problemOf(errors, "currentPassword", "Password")}
-          autocomplete="current-password"
-          required
-        />
+        <CurrentPasswordField label="Current password" name="currentPassword" errors={errors} />
         <NewPasswordField
           label="New password"
           name="newPassword"

@@ -12,6 +12,7 @@ import {
   Time,
 } from "../components.tsx";
 import { Layout } from "../layout.tsx";
+import type { PageUser } from "../page-user.ts";
 
 /** The lifetimes the form offers, in days. */
 export const EXPIRY_CHOICES = [7, 30, 90, 365] as const;
@@ -201,7 +202,7 @@ function CreateTokenForm(props: {
 
 /** `/account/tokens`: the user's personal API tokens, the form for a new one, its secret once. */
 export function AccountTokensPage(props: {
-  user: { email: string };
+  user: PageUser;
   tokens: TokenView[];
   tenantNames: ReadonlyMap<string, string>;
   /** The active tenant's name; undefined when the user belongs to none. */

@@ -4,6 +4,7 @@ import type { SessionView } from "../../api/services/auth-sessions.ts";
 import type { SecurityEvent } from "../../api/services/security-events.ts";
 import type { FieldProblems, FlashMessage } from "../components.tsx";
 import { Layout } from "../layout.tsx";
+import type { PageUser } from "../page-user.ts";
 import { TwoFactorSection } from "./account-2fa.tsx";
 import { SecurityEventsSection } from "./account-events.tsx";
 import { PasswordSection } from "./account-password.tsx";
@@ -26,7 +27,7 @@ export interface AccountErrors {
 
 /** The account page: password, two-factor, sessions, devices and recent security events. */
 export function AccountPage(props: {
-  user: { email: string };
+  user: PageUser;
   data: AccountData;
   errors?: AccountErrors;
   flash?: FlashMessage[];

@@ -4,6 +4,7 @@ import type { AuditVerification } from "../../api/services/audit-verify.ts";
 import { Button, type FieldProblems, type FlashMessage } from "../components.tsx";
 import type { AuditFilterForm } from "../handlers/audit-query.tsx";
 import { Layout } from "../layout.tsx";
+import type { PageUser } from "../page-user.ts";
 import { EntriesTable } from "./audit-entries.tsx";
 import { AuditFilterFormSection } from "./audit-filters.tsx";
 
@@ -37,7 +38,7 @@ export interface AuditResults {
 
 /** The audit log page: filters, exports, the entries and the chain check. */
 export function AuditPage(props: {
-  user: { email: string };
+  user: PageUser;
   values: AuditFilterForm;
   problems?: FieldProblems;
   results?: AuditResults;

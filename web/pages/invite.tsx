@@ -2,10 +2,9 @@
 import type { InvitationPreview } from "../../api/services/invitation-inputs.ts";
 import {
   Button,
+  CurrentPasswordField,
   type FieldProblems,
-  FormField,
   NewPasswordField,
-  problemOf,
   UsernameHint,
 } from "../components.tsx";
 import { Layout } from "../layout.tsx";
@@ -40,13 +39,10 @@ export function InvitePage(props: {
         <UsernameHint email={preview.email} />
         {preview.accountExists
           ? (
-            <FormField
+            <CurrentPasswordField
               label="Your current password"
               name="password"
-              type="password"
-              error={problemOf(errors, "password", "Password")}
-              autocomplete="current-password"
-              required
+              errors={errors}
               autofocus
             />
           )

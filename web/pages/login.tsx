@@ -1,6 +1,7 @@
 /** @jsxImportSource hono/jsx */
 import {
   Button,
+  CurrentPasswordField,
   type FieldProblems,
   type FlashMessage,
   FormField,
@@ -47,13 +48,10 @@ export function LoginPage(props: {
           autofocus={!props.email}
         />
         {/* Never filled back in, even after a failed attempt. */}
-        <FormField
+        <CurrentPasswordField
           label="Password"
           name="password"
-          type="password"
-          error={problemOf(errors, "password", "Password")}
-          autocomplete="current-password"
-          required
+          errors={errors}
           autofocus={!!props.email}
         />
         <Button>Sign in</Button>

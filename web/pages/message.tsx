@@ -1,12 +1,13 @@
 /** @jsxImportSource hono/jsx */
 import { Layout } from "../layout.tsx";
+import type { PageUser } from "../page-user.ts";
 
 /** A page that only explains something (a dead setup link, say) and offers one way on. */
 export function MessagePage(props: {
   title: string;
   message: string;
   link?: { href: string; label: string };
-  user?: { email: string };
+  user?: PageUser;
 }) {
   return (
     <Layout title={props.title} user={props.user}>

@@ -2,6 +2,7 @@
 import type { StatusReport } from "../../api/services/status.ts";
 import { Badge } from "../components.tsx";
 import { Layout } from "../layout.tsx";
+import type { PageUser } from "../page-user.ts";
 
 const RUNTIME_NAMES: Record<StatusReport["runtime"]["name"], string> = {
   bun: "Bun",
@@ -14,7 +15,7 @@ const DATABASE_KINDS: Record<StatusReport["database"]["kind"], string> = {
 };
 
 /** The status page: what is running, on which runtime and database, and whether it is ready. */
-export function StatusPage(props: { report: StatusReport; user?: { email: string } }) {
+export function StatusPage(props: { report: StatusReport; user?: PageUser }) {
   const { report } = props;
   const migrated = report.migrations.applied >= report.migrations.shipped;
   return (

@@ -2,6 +2,7 @@
 import { raw } from "hono/html";
 import { Button, type FieldProblems, FormField, problemOf } from "../components.tsx";
 import { Layout } from "../layout.tsx";
+import type { PageUser } from "../page-user.ts";
 
 /** "ABCD EFGH …": the base32 key in groups of four, easier to type; apps ignore the spaces. */
 function groupsOfFour(key: string): string {
@@ -14,7 +15,7 @@ function groupsOfFour(key: string): string {
  * POST and the server keeps it only encrypted); the app already has it, or the user starts over.
  */
 export function TotpSetupPage(props: {
-  user: { email: string };
+  user: PageUser;
   /** Shown only on the first rendering, straight from beginTotpSetup. */
   enrolment?: { manualKey: string; qrSvg: string };
   errors?: FieldProblems;
@@ -75,7 +76,7 @@ export function TotpSetupPage(props: {
 
 /** The 10 backup codes, shown this once, after enabling 2FA or regenerating them. */
 export function BackupCodesPage(
-  props: { user: { email: string }; codes: string[]; enabled: boolean },
+  props: { user: PageUser; codes: string[]; enabled: boolean },
 ) {
   return (
     <Layout
