@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createTestApp, type TestApp } from "../scripts/testing/app.ts";
-import { bearer, setupSuperuser } from "../scripts/testing/auth.ts";
-import { addTestMember, addTestTenant } from "../scripts/testing/members.ts";
+import { callApi } from "../scripts/testing/api.ts";
+import { addTestMember, addTestTenant, setupAcme } from "../scripts/testing/members.ts";
 import { concretePath, type RouteEntry, routeTable } from "../scripts/testing/route-table.ts";
 import { TENANT_HEADER } from "./auth/active-tenant.ts";
 import type { Permission } from "./auth/permissions.ts";
@@ -51,9 +51,7 @@ const tokens = {} as Record<Persona, string>;
 beforeAll(async () => {
   // Hundreds of requests per caller: budgets are tested elsewhere.
   t = await createTestApp({ env: { CADDIS_RATE_LIMITS: "api=off;auth=off;pages=off" } });
-  tokens.superuser = (await setupSuperuser(t)).accessToken;
-  const me = await t.app.request("/api/v1/auth/me", { headers: bearer(tokens.superuser) });
-  acme = ((await me.json()) as { activeTenantId: string }).activeTenantId;
+  ({ rootToken: tokens.superuser, acme } = await setupAcme(t));
   const globex = await addTestTenant(t, "Globex");
   const member = async (email: string, tenantId: string, roleId: string) =>
     (await addTestMember(t, { email, tenantId, roleIds: [roleId] })).accessToken;
@@ -76,6 +74,9 @@ function allowed(access: RouteAccess, persona: Persona): boolean {
   return access.kind === "permission" && HOLDERS[access.permission].includes(persona);
 }
 
+// Every route is called with an empty JSON object, except GETs, which carry no body.
+const emptyBody = (route: RouteEntry) => route.method === "GET" ? undefined : {};
+
 // Routes that end the caller's own session run last, so the other routes still see a live one.
 const endsSession = (route: RouteEntry) => /logout/.test(route.path);
 
@@ -89,19 +90,13 @@ test("every route allows and denies each kind of caller as the roles promise", a
     for (const route of routes) {
       const access = effectiveAccess(route);
       // Another tenant's admin tries to act in Acme: everything there must look absent.
-      const headers: Record<string, string> = {
-        ...bearer(tokens[persona]),
-        "content-type": "application/json",
-        ...(persona === "otherTenantAdmin" ? { [TENANT_HEADER]: acme } : {}),
-      };
+      const headers: Record<string, string> = persona === "otherTenantAdmin"
+        ? { [TENANT_HEADER]: acme }
+        : {};
       const path = access.kind === "permission" && access.tenantFrom === "path"
         ? concretePath(route.path.replace(":id", acme))
         : concretePath(route.path);
-      const res = await t.app.request(path, {
-        method: route.method,
-        headers,
-        body: route.method === "GET" ? undefined : "{}",
-      });
+      const res = await callApi(t, tokens[persona], route.method, path, emptyBody(route), headers);
       const expected = persona === "otherTenantAdmin"
         ? "404"
         : allowed(access, persona)
@@ -129,11 +124,8 @@ test("another tenant's admin gets 404 for this tenant's path-addressed routes wi
   expect(pathRoutes.length).toBeGreaterThan(0);
   const wrong: string[] = [];
   for (const route of pathRoutes) {
-    const res = await t.app.request(concretePath(route.path.replace(":id", acme)), {
-      method: route.method,
-      headers: { ...bearer(tokens.otherTenantAdmin), "content-type": "application/json" },
-      body: route.method === "GET" ? undefined : "{}",
-    });
+    const path = concretePath(route.path.replace(":id", acme));
+    const res = await callApi(t, tokens.otherTenantAdmin, route.method, path, emptyBody(route));
     if (res.status !== 404) wrong.push(`${route.method} ${route.path} → ${res.status}`);
   }
   expect(wrong).toEqual([]);

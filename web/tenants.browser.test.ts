@@ -3,9 +3,9 @@ import { afterAll, beforeAll, expect } from "bun:test";
 import { TENANT_COOKIE } from "../api/auth/cookies.ts";
 import { addMembership } from "../api/services/membership.ts";
 import { createTestApp, serveTestApp, type TestApp } from "../scripts/testing/app.ts";
-import { bearer, setupSuperuser, TEST_PASSWORD } from "../scripts/testing/auth.ts";
+import { TEST_PASSWORD } from "../scripts/testing/auth.ts";
 import { withBrowser } from "../scripts/testing/browser.ts";
-import { addTestMember, addTestTenant } from "../scripts/testing/members.ts";
+import { addTestMember, addTestTenant, setupAcme } from "../scripts/testing/members.ts";
 import { testWithTools } from "../scripts/testing/tools.ts";
 
 let t: TestApp;
@@ -18,9 +18,7 @@ const EMAIL = "two@example.com";
 beforeAll(async () => {
   t = await createTestApp();
   ({ server, url: origin } = serveTestApp(t));
-  const { accessToken } = await setupSuperuser(t);
-  const me = await t.app.request("/api/v1/auth/me", { headers: bearer(accessToken) });
-  const acme = ((await me.json()) as { activeTenantId: string }).activeTenantId;
+  const { acme } = await setupAcme(t);
   beta = await addTestTenant(t, "Beta");
   const { userId } = await addTestMember(t, {
     email: EMAIL,

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { memberships } from "../../db/schema.ts";
 import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
+import { errorOf } from "../../scripts/testing/api.ts";
 import { bearer, postJson, setupSuperuser, TEST_PASSWORD } from "../../scripts/testing/auth.ts";
 import { createUser } from "../services/users.ts";
 import { ACCESS_COOKIE, TENANT_COOKIE } from "./cookies.ts";
@@ -67,12 +68,7 @@ describe("the active tenant", () => {
     const missing = await me(memberToken, "ten_doesnotexist000000000000");
     expect(other.status).toBe(404);
     expect(missing.status).toBe(404);
-    const strip = async (r: Response) => {
-      const body = (await r.json()) as { error: { requestId?: string } };
-      delete body.error.requestId;
-      return body;
-    };
-    expect(await strip(other)).toEqual(await strip(missing));
+    expect(await errorOf(other)).toEqual(await errorOf(missing));
   });
 
   test("hostile header values are refused without being echoed", async () => {

@@ -3,7 +3,7 @@ import { and, eq } from "drizzle-orm";
 import { apiTokens, auditLog, memberships, userRoles, users } from "../../db/schema.ts";
 import { createTestApp, serveTestApp, type TestApp } from "../../scripts/testing/app.ts";
 import { bearer, postJson, setupSuperuser, TEST_PASSWORD } from "../../scripts/testing/auth.ts";
-import { addTestMember, addTestTenant } from "../../scripts/testing/members.ts";
+import { addTestMember, addTestTenant, setupAcme } from "../../scripts/testing/members.ts";
 import { TENANT_HEADER } from "../auth/active-tenant.ts";
 import { hashToken } from "../auth/tokens.ts";
 import type { TokenView } from "../services/api-tokens.ts";
@@ -20,9 +20,7 @@ const SECRET_SHAPE = /^cdt_[a-z2-7]{56}$/;
 
 beforeAll(async () => {
   t = await createTestApp();
-  root = (await setupSuperuser(t)).accessToken;
-  const me = await t.app.request("/api/v1/auth/me", { headers: bearer(root) });
-  acme = ((await me.json()) as { activeTenantId: string }).activeTenantId;
+  ({ rootToken: root, acme } = await setupAcme(t));
   globex = await addTestTenant(t, "Globex");
   admin = await addTestMember(t, {
     email: "admin@acme.test",

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
-import { bearer, postJson, setupSuperuser } from "../../scripts/testing/auth.ts";
-import { addTestMember, addTestTenant } from "../../scripts/testing/members.ts";
+import { withoutRequestId } from "../../scripts/testing/api.ts";
+import { bearer, postJson } from "../../scripts/testing/auth.ts";
+import { addTestMember, addTestTenant, setupAcme } from "../../scripts/testing/members.ts";
 import { TENANT_HEADER } from "../auth/active-tenant.ts";
 import { recordAuditNow } from "../services/audit.ts";
 
@@ -17,9 +18,7 @@ let globexAdmin: string;
 
 beforeAll(async () => {
   t = await createTestApp();
-  rootToken = (await setupSuperuser(t)).accessToken;
-  const me = await t.app.request("/api/v1/auth/me", { headers: bearer(rootToken) });
-  acme = ((await me.json()) as { activeTenantId: string }).activeTenantId;
+  ({ rootToken, acme } = await setupAcme(t));
   globex = await addTestTenant(t, "Globex");
   auditor = (await addTestMember(t, {
     email: "auditor@example.com",
@@ -94,10 +93,7 @@ describe("tenant-scoped audit reads", () => {
       [TENANT_HEADER]: "ten_aaaaaaaaaaaaaaaaaaaaaaaa",
     });
     expect(foreign.status).toBe(404);
-    // Identical apart from the request id, which differs on every response.
-    const withoutRequestId = (body: unknown) =>
-      JSON.stringify(body).replace(/"requestId":"[^"]*"/, "");
-    expect(withoutRequestId(foreign.body)).toBe(withoutRequestId(missing.body));
+    expect(withoutRequestId(foreign.body)).toEqual(withoutRequestId(missing.body));
     const own = (await entriesFor(globexAdmin, "?limit=200")).body.entries ?? [];
     expect(own.every((e) => e.tenantId === globex)).toBe(true);
   });

@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { auditLog, invitations, users } from "../../db/schema.ts";
 import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
-import { bearer, postJson, setupSuperuser, TEST_PASSWORD } from "../../scripts/testing/auth.ts";
-import { addTestMember, signIn } from "../../scripts/testing/members.ts";
+import { errorOf } from "../../scripts/testing/api.ts";
+import { bearer, postJson, TEST_PASSWORD } from "../../scripts/testing/auth.ts";
+import { addTestMember, setupAcme, signIn } from "../../scripts/testing/members.ts";
 import { ACCOUNT_FAILURE_LIMIT } from "../auth/throttle.ts";
 import { hashToken } from "../auth/tokens.ts";
 import { rateLimitGroup } from "../rate-limit.ts";
@@ -47,14 +48,6 @@ async function invited(email: string, roles = ["role_developer"], tenantId = acm
 const accept = (token: string, password = TEST_PASSWORD) =>
   postJson(t, "/api/v1/invitations/accept", { token, password });
 
-async function errorOf(res: Response) {
-  const { error } = (await res.json()) as {
-    error: { code: string; message: string; requestId?: string; fields?: Record<string, string> };
-  };
-  delete error.requestId;
-  return error;
-}
-
 async function expectDeadLink(res: Response) {
   expect(res.status).toBe(400);
   expect((await errorOf(res)).message).toBe(INVALID_INVITATION);
@@ -62,8 +55,7 @@ async function expectDeadLink(res: Response) {
 
 beforeAll(async () => {
   t = await createTestApp({ now: () => frozenAt ?? new Date(Date.now() + clockOffsetMs) });
-  rootToken = (await setupSuperuser(t)).accessToken;
-  acme = (await me(rootToken)).activeTenantId ?? "";
+  ({ rootToken, acme } = await setupAcme(t));
   const created = await postJson(t, "/api/v1/tenants", { name: "Beta" }, bearer(rootToken));
   beta = ((await created.json()) as { id: string }).id;
   adminToken = (await addTestMember(t, {

@@ -3,8 +3,8 @@ import { and, eq } from "drizzle-orm";
 import { newId } from "../../db/ids.ts";
 import { apiTokens, auditLog, users } from "../../db/schema.ts";
 import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
-import { bearer, setupSuperuser } from "../../scripts/testing/auth.ts";
-import { addTestMember, addTestTenant } from "../../scripts/testing/members.ts";
+import { callApi, errorOf } from "../../scripts/testing/api.ts";
+import { addTestMember, addTestTenant, setupAcme } from "../../scripts/testing/members.ts";
 import { TENANT_HEADER } from "../auth/active-tenant.ts";
 import { can } from "../auth/grants.ts";
 
@@ -25,26 +25,12 @@ interface Member {
   disabled: boolean;
   roles: { assignmentId: string; roleId: string; roleName: string; siteId: string | null }[];
 }
-interface ErrorJson {
-  error: { code: string; message: string; requestId: string; fields?: Record<string, string> };
-}
 
-function call(token: string, method: string, path: string, body?: unknown, extra = {}) {
-  return Promise.resolve(t.app.request(`/api/v1${path}`, {
-    method,
-    headers: { ...bearer(token), "content-type": "application/json", ...extra },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  }));
-}
+const call = (token: string, method: string, path: string, body?: unknown, extra = {}) =>
+  callApi(t, token, method, `/api/v1${path}`, body, extra);
 
 const setRoles = (token: string, userId: string, roles: unknown[], extra = {}) =>
   call(token, "PUT", `/members/${userId}/roles`, { roles }, extra);
-
-async function errorOf(res: Response, status: number) {
-  expect(res.status).toBe(status);
-  const { error } = (await res.json()) as ErrorJson;
-  return { ...error, requestId: undefined };
-}
 
 async function members(token = root, extra = {}): Promise<Member[]> {
   const res = await call(token, "GET", "/members", undefined, extra);
@@ -59,9 +45,7 @@ async function roleIdsOf(userId: string): Promise<string[]> {
 
 beforeAll(async () => {
   t = await createTestApp({ env: { CADDIS_RATE_LIMITS: "api=off;auth=off;pages=off" } });
-  root = (await setupSuperuser(t)).accessToken;
-  const me = await t.app.request("/api/v1/auth/me", { headers: bearer(root) });
-  acme = ((await me.json()) as { activeTenantId: string }).activeTenantId;
+  ({ rootToken: root, acme } = await setupAcme(t));
   globex = await addTestTenant(t, "Globex");
   const member = (email: string, tenantId: string, roleIds: string[]) =>
     addTestMember(t, { email, tenantId, roleIds });

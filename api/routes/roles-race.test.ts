@@ -2,13 +2,13 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { inArray } from "drizzle-orm";
 import { roles } from "../../db/schema.ts";
 import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
-import { bearer, setupSuperuser } from "../../scripts/testing/auth.ts";
+import { callApi } from "../../scripts/testing/api.ts";
 import {
   openServerTestDatabase,
   TEST_DATABASE_URL,
   type TestDatabase,
 } from "../../scripts/testing/db.ts";
-import { addTestMember } from "../../scripts/testing/members.ts";
+import { addTestMember, setupAcme } from "../../scripts/testing/members.ts";
 import { IN_CI } from "../../scripts/testing/tools.ts";
 import { waitFor } from "../../scripts/testing/wait.ts";
 
@@ -35,9 +35,7 @@ describe.skipIf(!SERVER_URL)("concurrent role edits", () => {
   beforeAll(async () => {
     database = await openServerTestDatabase(SERVER_URL ?? "");
     t = await createTestApp({ database });
-    const root = (await setupSuperuser(t)).accessToken;
-    const me = await t.app.request("/api/v1/auth/me", { headers: bearer(root) });
-    const acme = ((await me.json()) as { activeTenantId: string }).activeTenantId;
+    const { acme } = await setupAcme(t);
     admin = (await addTestMember(t, {
       email: "admin@example.com",
       tenantId: acme,
@@ -50,11 +48,7 @@ describe.skipIf(!SERVER_URL)("concurrent role edits", () => {
   });
 
   const call = (method: string, path: string, body: unknown) =>
-    Promise.resolve(t.app.request(`/api/v1${path}`, {
-      method,
-      headers: { ...bearer(admin), "content-type": "application/json" },
-      body: JSON.stringify(body),
-    }));
+    callApi(t, admin, method, `/api/v1${path}`, body);
   const createRole = async (name: string) => {
     const res = await call("POST", "/roles", { name, permissions: [] });
     if (res.status !== 201) throw new Error(`create role: ${res.status} ${await res.text()}`);

@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
 import { auditLog, roles } from "../../db/schema.ts";
 import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
-import { bearer, setupSuperuser } from "../../scripts/testing/auth.ts";
-import { addTestMember, addTestTenant } from "../../scripts/testing/members.ts";
+import { callApi, errorOf } from "../../scripts/testing/api.ts";
+import { bearer } from "../../scripts/testing/auth.ts";
+import { addTestMember, addTestTenant, setupAcme } from "../../scripts/testing/members.ts";
 import { TENANT_HEADER } from "../auth/active-tenant.ts";
 import { ALL_PERMISSIONS, BUILT_IN_ROLES } from "../auth/permissions.ts";
 
@@ -25,28 +26,14 @@ interface Role {
   effectivePermissions: string[];
   memberCount: number;
 }
-interface ErrorJson {
-  error: { code: string; message: string; requestId: string; fields?: Record<string, string> };
-}
 
-function call(token: string, method: string, path: string, body?: unknown, extra = {}) {
-  return Promise.resolve(t.app.request(`/api/v1${path}`, {
-    method,
-    headers: { ...bearer(token), "content-type": "application/json", ...extra },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  }));
-}
+const call = (token: string, method: string, path: string, body?: unknown, extra = {}) =>
+  callApi(t, token, method, `/api/v1${path}`, body, extra);
 
 async function createRole(token: string, body: Record<string, unknown>): Promise<Role> {
   const res = await call(token, "POST", "/roles", body);
   if (res.status !== 201) throw new Error(`create role: ${res.status} ${await res.text()}`);
   return await res.json() as Role;
-}
-
-async function errorOf(res: Response, status: number) {
-  expect(res.status).toBe(status);
-  const { error } = (await res.json()) as ErrorJson;
-  return { ...error, requestId: undefined };
 }
 
 async function listRoles(token = root): Promise<Role[]> {
@@ -55,9 +42,7 @@ async function listRoles(token = root): Promise<Role[]> {
 
 beforeAll(async () => {
   t = await createTestApp({ env: { CADDIS_RATE_LIMITS: "api=off;auth=off;pages=off" } });
-  root = (await setupSuperuser(t)).accessToken;
-  const me = await t.app.request("/api/v1/auth/me", { headers: bearer(root) });
-  acme = ((await me.json()) as { activeTenantId: string }).activeTenantId;
+  ({ rootToken: root, acme } = await setupAcme(t));
   const member = async (email: string, tenantId: string, roleId: string) =>
     (await addTestMember(t, { email, tenantId, roleIds: [roleId] })).accessToken;
   admin = await member("admin@example.com", acme, "role_admin");

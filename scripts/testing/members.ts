@@ -3,13 +3,21 @@ import { tenants } from "../../db/schema.ts";
 import { addMembership } from "../../api/services/membership.ts";
 import { createUser } from "../../api/services/users.ts";
 import type { TestApp } from "./app.ts";
-import { postJson, TEST_PASSWORD } from "./auth.ts";
+import { bearer, postJson, setupSuperuser, TEST_PASSWORD } from "./auth.ts";
 
 /** Signs `email` in with the test password and returns the access token. */
 export async function signIn(t: TestApp, email: string): Promise<string> {
   const res = await postJson(t, "/api/v1/auth/login", { email, password: TEST_PASSWORD });
   if (res.status !== 200) throw new Error(`sign-in failed: ${res.status} ${await res.text()}`);
   return ((await res.json()) as { accessToken: string }).accessToken;
+}
+
+/** Completes first-run setup, whose superuser owns the "Acme" tenant; returns its token and Acme's id. */
+export async function setupAcme(t: TestApp): Promise<{ rootToken: string; acme: string }> {
+  const rootToken = (await setupSuperuser(t)).accessToken;
+  const me = await t.app.request("/api/v1/auth/me", { headers: bearer(rootToken) });
+  const acme = ((await me.json()) as { activeTenantId: string }).activeTenantId;
+  return { rootToken, acme };
 }
 
 /**

@@ -2,14 +2,13 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { apiTokens } from "../../db/schema.ts";
 import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
-import { bearer, setupSuperuser } from "../../scripts/testing/auth.ts";
-import { addTestMember } from "../../scripts/testing/members.ts";
-import { panelSignIn } from "../../scripts/testing/panel.ts";
+import { bearer } from "../../scripts/testing/auth.ts";
+import { addTestMember, setupAcme } from "../../scripts/testing/members.ts";
+import { formPost, pageGet, panelSignIn } from "../../scripts/testing/panel.ts";
 
 let t: TestApp;
 let root: string;
 let viewer: string;
-const ORIGIN = "http://localhost";
 const SECRET = /cdt_[a-z2-7]{56}/g;
 const SCRIPT = "<script>alert(1)</script>";
 
@@ -17,25 +16,16 @@ const signIn = (email: string) => panelSignIn(t, email);
 
 beforeAll(async () => {
   t = await createTestApp();
-  const session = (await setupSuperuser(t)).accessToken;
-  const me = await t.app.request("/api/v1/auth/me", { headers: bearer(session) });
-  const acme = ((await me.json()) as { activeTenantId: string }).activeTenantId;
+  const { acme } = await setupAcme(t);
   await addTestMember(t, { email: "viewer@acme.test", tenantId: acme, roleIds: ["role_viewer"] });
   root = await signIn("root@example.com");
   viewer = await signIn("viewer@acme.test");
 });
 afterAll(() => t.close());
 
-const page = (cookie: string, path = "/account/tokens") =>
-  Promise.resolve(t.app.request(path, { headers: { cookie } }));
-
-function post(cookie: string, path: string, fields: [string, string][]) {
-  return Promise.resolve(t.app.request(path, {
-    method: "POST",
-    headers: { cookie, origin: ORIGIN, "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams(fields).toString(),
-  }));
-}
+const page = (cookie: string, path = "/account/tokens") => pageGet(t, cookie, path);
+const post = (cookie: string, path: string, fields: [string, string][]) =>
+  formPost(t, cookie, path, fields);
 
 const createForm = (name: string, permissions: string[], extra: [string, string][] = []) =>
   [["name", name], ...permissions.map((p): [string, string] => ["permissions", p]), [

@@ -3,7 +3,7 @@ import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
 import { setupSuperuser, TEST_PASSWORD } from "../../scripts/testing/auth.ts";
 import { recordAuditNow } from "../../api/services/audit.ts";
 import { createUser } from "../../api/services/users.ts";
-import { panelSignIn } from "../../scripts/testing/panel.ts";
+import { formPost, pageGet, pageText, panelSignIn } from "../../scripts/testing/panel.ts";
 
 let t: TestApp;
 let root: string;
@@ -15,27 +15,10 @@ const BREAKOUT = `"><img src=x onerror=alert(1)>`;
 
 const signIn = (email: string) => panelSignIn(t, email);
 
-function get(cookie: string, path: string, headers: Record<string, string> = {}) {
-  return Promise.resolve(t.app.request(path, { headers: { cookie, ...headers } }));
-}
-
-function post(cookie: string, path: string) {
-  return Promise.resolve(t.app.request(path, {
-    method: "POST",
-    headers: {
-      cookie,
-      origin: "http://localhost",
-      "content-type": "application/x-www-form-urlencoded",
-    },
-    body: "",
-  }));
-}
-
-async function html(path: string, status = 200): Promise<string> {
-  const res = await get(root, path);
-  expect(res.status).toBe(status);
-  return await res.text();
-}
+const get = (cookie: string, path: string, headers: Record<string, string> = {}) =>
+  pageGet(t, cookie, path, headers);
+const post = (cookie: string, path: string) => formPost(t, cookie, path);
+const html = (path: string, status?: number) => pageText(t, root, path, status);
 
 /** Attribute names of every tag, with quoted values removed so escaped text cannot count. */
 function attributeNames(page: string): string[] {

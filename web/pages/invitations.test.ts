@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { INVALID_INVITATION } from "../../api/services/invitations.ts";
 import { createUser } from "../../api/services/users.ts";
 import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
-import { bearer, postJson, setupSuperuser, TEST_PASSWORD } from "../../scripts/testing/auth.ts";
-import { addTestMember } from "../../scripts/testing/members.ts";
-import { panelSignIn } from "../../scripts/testing/panel.ts";
+import { bearer, postJson, TEST_PASSWORD } from "../../scripts/testing/auth.ts";
+import { addTestMember, setupAcme } from "../../scripts/testing/members.ts";
+import { formPost, pageGet, panelSignIn } from "../../scripts/testing/panel.ts";
 
 let t: TestApp;
 let rootToken: string;
@@ -14,20 +14,9 @@ const SCRIPT = "<script>alert(1)</script>";
 
 const signIn = (email: string) => panelSignIn(t, email);
 
-function get(cookie: string | undefined, path: string) {
-  return Promise.resolve(t.app.request(path, { headers: cookie ? { cookie } : {} }));
-}
-
-/** Posts a form; `fields` may repeat a name, as a checkbox group does. */
-function post(cookie: string | undefined, path: string, fields: [string, string][] = []) {
-  const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded" };
-  if (cookie) Object.assign(headers, { cookie, origin: "http://localhost" });
-  return Promise.resolve(t.app.request(path, {
-    method: "POST",
-    headers,
-    body: new URLSearchParams(fields).toString(),
-  }));
-}
+const get = (cookie: string | undefined, path: string) => pageGet(t, cookie, path);
+const post = (cookie: string | undefined, path: string, fields: [string, string][] = []) =>
+  formPost(t, cookie, path, fields);
 
 /** Invites through the page as root and returns the link's token, read from the page. */
 async function inviteOnPage(email: string, roles = ["role_viewer"], cookie = root) {
@@ -43,10 +32,8 @@ async function inviteOnPage(email: string, roles = ["role_viewer"], cookie = roo
 
 beforeAll(async () => {
   t = await createTestApp();
-  rootToken = (await setupSuperuser(t)).accessToken;
+  ({ rootToken, acme } = await setupAcme(t));
   root = await signIn("root@example.com");
-  const me = await t.app.request("/api/v1/auth/me", { headers: bearer(rootToken) });
-  acme = ((await me.json()) as { activeTenantId: string }).activeTenantId;
 });
 afterAll(() => t.close());
 

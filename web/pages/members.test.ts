@@ -2,9 +2,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
 import { memberships, userRoles } from "../../db/schema.ts";
 import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
-import { bearer, postJson, setupSuperuser } from "../../scripts/testing/auth.ts";
-import { addTestMember, addTestTenant } from "../../scripts/testing/members.ts";
-import { panelSignIn } from "../../scripts/testing/panel.ts";
+import { callApi } from "../../scripts/testing/api.ts";
+import { bearer, postJson } from "../../scripts/testing/auth.ts";
+import { addTestMember, addTestTenant, setupAcme } from "../../scripts/testing/members.ts";
+import { formPost, pageText, panelSignIn } from "../../scripts/testing/panel.ts";
 
 let t: TestApp;
 let acme: string;
@@ -14,24 +15,12 @@ let reader: string;
 let devId: string;
 let ownerId: string;
 let outsiderId: string;
-const ORIGIN = "http://localhost";
 
 const signIn = (email: string) => panelSignIn(t, email);
 
-async function page(cookie: string, path: string, status = 200): Promise<string> {
-  const res = await t.app.request(path, { headers: { cookie } });
-  expect(res.status).toBe(status);
-  return await res.text();
-}
-
-/** A form post as a browser sends it: cookies, this origin, repeated names for checkboxes. */
-function post(cookie: string, path: string, fields: [string, string][] = [], origin = ORIGIN) {
-  return Promise.resolve(t.app.request(path, {
-    method: "POST",
-    headers: { cookie, origin, "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams(fields).toString(),
-  }));
-}
+const page = (cookie: string, path: string, status?: number) => pageText(t, cookie, path, status);
+const post = (cookie: string, path: string, fields: [string, string][] = [], origin?: string) =>
+  formPost(t, cookie, path, fields, origin);
 
 async function heldBy(userId: string, tenantId = acme): Promise<string[]> {
   const rows = await t.deps.database.db.select().from(userRoles)
@@ -41,13 +30,12 @@ async function heldBy(userId: string, tenantId = acme): Promise<string[]> {
 
 beforeAll(async () => {
   t = await createTestApp({ env: { CADDIS_RATE_LIMITS: "api=off;auth=off;pages=off" } });
-  const rootToken = (await setupSuperuser(t)).accessToken;
-  const me = await t.app.request("/api/v1/auth/me", { headers: bearer(rootToken) });
-  acme = ((await me.json()) as { activeTenantId: string }).activeTenantId;
+  const setup = await setupAcme(t);
+  acme = setup.acme;
   const readers = await postJson(t, "/api/v1/roles", {
     name: "Member readers",
     permissions: ["users.read"],
-  }, bearer(rootToken));
+  }, bearer(setup.rootToken));
   const readerRole = ((await readers.json()) as { id: string }).id;
   const member = (email: string, tenantId: string, roleIds: string[]) =>
     addTestMember(t, { email, tenantId, roleIds });
@@ -57,12 +45,8 @@ beforeAll(async () => {
   ownerId = (await member("owner@example.com", acme, ["role_owner"])).userId;
   outsiderId = (await member("x@globex.example", await addTestTenant(t, "Globex"), [])).userId;
   // A site-scoped role, which the page shows but its checkboxes leave alone.
-  await t.app.request(`/api/v1/members/${devId}/roles`, {
-    method: "PUT",
-    headers: { ...bearer(rootToken), "content-type": "application/json" },
-    body: JSON.stringify({
-      roles: [{ roleId: "role_developer" }, { roleId: "role_admin", siteId: "site_blog" }],
-    }),
+  await callApi(t, setup.rootToken, "PUT", `/api/v1/members/${devId}/roles`, {
+    roles: [{ roleId: "role_developer" }, { roleId: "role_admin", siteId: "site_blog" }],
   });
   [admin, developer, reader] = await Promise.all([
     signIn("admin@example.com"),

@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { rolePermissions, roles } from "../../db/schema.ts";
 import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
-import { bearer, postJson, setupSuperuser } from "../../scripts/testing/auth.ts";
-import { addTestMember, addTestTenant } from "../../scripts/testing/members.ts";
-import { panelSignIn } from "../../scripts/testing/panel.ts";
+import { bearer, postJson } from "../../scripts/testing/auth.ts";
+import { addTestMember, addTestTenant, setupAcme } from "../../scripts/testing/members.ts";
+import { formPost, pageText, panelSignIn } from "../../scripts/testing/panel.ts";
 
 let t: TestApp;
 let root: string;
@@ -13,30 +13,14 @@ let admin: string;
 let developer: string;
 let reader: string;
 let foreignRoleId: string;
-const ORIGIN = "http://localhost";
 const SCRIPT = "<script>alert(1)</script>";
 const SQL = "' or 1=1 --";
 
 const signIn = (email: string) => panelSignIn(t, email);
 
-function get(cookie: string, path: string) {
-  return Promise.resolve(t.app.request(path, { headers: { cookie } }));
-}
-
-/** A form post as a browser sends it: cookies, this origin, repeated names for checkboxes. */
-function post(cookie: string, path: string, fields: [string, string][] = [], origin = ORIGIN) {
-  return Promise.resolve(t.app.request(path, {
-    method: "POST",
-    headers: { cookie, origin, "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams(fields).toString(),
-  }));
-}
-
-async function page(cookie: string, path: string, status = 200): Promise<string> {
-  const res = await get(cookie, path);
-  expect(res.status).toBe(status);
-  return await res.text();
-}
+const post = (cookie: string, path: string, fields: [string, string][] = [], origin?: string) =>
+  formPost(t, cookie, path, fields, origin);
+const page = (cookie: string, path: string, status?: number) => pageText(t, cookie, path, status);
 
 async function roleNamed(name: string) {
   const [row] = await t.deps.database.db.select().from(roles).where(eq(roles.name, name));
@@ -45,13 +29,12 @@ async function roleNamed(name: string) {
 
 beforeAll(async () => {
   t = await createTestApp({ env: { CADDIS_RATE_LIMITS: "api=off;auth=off;pages=off" } });
-  const rootToken = (await setupSuperuser(t)).accessToken;
-  const me = await t.app.request("/api/v1/auth/me", { headers: bearer(rootToken) });
-  acme = ((await me.json()) as { activeTenantId: string }).activeTenantId;
+  const setup = await setupAcme(t);
+  acme = setup.acme;
   const readers = await postJson(t, "/api/v1/roles", {
     name: "Role readers",
     permissions: ["roles.read"],
-  }, bearer(rootToken));
+  }, bearer(setup.rootToken));
   const readerRole = ((await readers.json()) as { id: string }).id;
   const member = (email: string, tenantId: string, roleIds: string[]) =>
     addTestMember(t, { email, tenantId, roleIds });

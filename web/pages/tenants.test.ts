@@ -2,9 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { TENANT_COOKIE } from "../../api/auth/cookies.ts";
 import { addMembership } from "../../api/services/membership.ts";
 import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
-import { bearer, setupSuperuser } from "../../scripts/testing/auth.ts";
-import { addTestMember, addTestTenant } from "../../scripts/testing/members.ts";
-import { panelSignIn } from "../../scripts/testing/panel.ts";
+import { addTestMember, addTestTenant, setupAcme } from "../../scripts/testing/members.ts";
+import { formPost, pageText, panelSignIn } from "../../scripts/testing/panel.ts";
 
 let t: TestApp;
 let acme: string;
@@ -15,27 +14,9 @@ const as: Record<string, string> = {};
 
 const signIn = (email: string) => panelSignIn(t, email);
 
-function get(cookie: string, path: string) {
-  return Promise.resolve(t.app.request(path, { headers: { cookie } }));
-}
-
-function post(cookie: string, path: string, fields: Record<string, string> = {}) {
-  return Promise.resolve(t.app.request(path, {
-    method: "POST",
-    headers: {
-      cookie,
-      origin: "http://localhost",
-      "content-type": "application/x-www-form-urlencoded",
-    },
-    body: new URLSearchParams(fields).toString(),
-  }));
-}
-
-async function page(cookie: string, path = "/tenants"): Promise<string> {
-  const res = await get(cookie, path);
-  expect(res.status).toBe(200);
-  return await res.text();
-}
+const post = (cookie: string, path: string, fields: Record<string, string> = {}) =>
+  formPost(t, cookie, path, fields);
+const page = (cookie: string, path = "/tenants") => pageText(t, cookie, path);
 
 /** The header's navigation links, by label. */
 function navLabels(html: string): string[] {
@@ -52,9 +33,7 @@ async function require2fa(tenantId: string): Promise<boolean> {
 
 beforeAll(async () => {
   t = await createTestApp();
-  const { accessToken } = await setupSuperuser(t);
-  const me = await t.app.request("/api/v1/auth/me", { headers: bearer(accessToken) });
-  acme = ((await me.json()) as { activeTenantId: string }).activeTenantId;
+  ({ acme } = await setupAcme(t));
   beta = await addTestTenant(t, "Beta");
   owned = await addTestTenant(t, "Owned");
   await addTestMember(t, { email: "viewer@example.com", tenantId: acme, roleIds: ["role_viewer"] });
