@@ -52,14 +52,8 @@ export function apiTokensRoutes(deps: AppDeps): Hono<AppEnv> {
     permit("tokens.manage"),
     validate("param", ApiTokenIdParam),
     async (c) => {
-      const access = accessOf(c);
       const { id } = c.req.valid("param");
-      await revokeTenantApiToken(
-        deps,
-        { ...auditContextOf(c), tenantId: access.tenantId },
-        access,
-        id,
-      );
+      await revokeTenantApiToken(deps, auditContextOf(c), accessOf(c), id);
       return c.body(null, 204);
     },
   );

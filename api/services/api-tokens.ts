@@ -163,22 +163,20 @@ export async function listTenantApiTokens(
 }
 
 // Revokes the token matching `scope`, locked so two revocations write one audit row.
-async function revokeWhere(
-  tx: Tx,
-  audit: AuditContext,
-  scope: SQL | undefined,
-  now: Date,
-): Promise<void> {
-  const [row] = await tx.select().from(apiTokens).where(scope).for("update");
-  if (!row) throw tokenNotFound();
-  if (row.revokedAt) return;
-  await tx.update(apiTokens).set({ revokedAt: now }).where(eq(apiTokens.id, row.id));
-  await recordAudit(tx, { ...audit, tenantId: row.tenantId }, {
-    action: "tokens.revoke",
-    resourceType: "api_token",
-    resourceId: row.id,
-    outcome: "success",
-    details: { name: row.name, ownerId: row.userId },
+async function revokeWhere(deps: AppDeps, audit: AuditContext, scope: SQL | undefined) {
+  const now = deps.now();
+  await deps.database.db.transaction(async (tx) => {
+    const [row] = await tx.select().from(apiTokens).where(scope).for("update");
+    if (!row) throw tokenNotFound();
+    if (row.revokedAt) return;
+    await tx.update(apiTokens).set({ revokedAt: now }).where(eq(apiTokens.id, row.id));
+    await recordAudit(tx, { ...audit, tenantId: row.tenantId }, {
+      action: "tokens.revoke",
+      resourceType: "api_token",
+      resourceId: row.id,
+      outcome: "success",
+      details: { name: row.name, ownerId: row.userId },
+    });
   });
 }
 
@@ -190,15 +188,7 @@ export async function revokeOwnApiToken(
   tokenId: string,
 ): Promise<void> {
   requireSession(auth);
-  const now = deps.now();
-  await deps.database.db.transaction(async (tx) => {
-    await revokeWhere(
-      tx,
-      audit,
-      and(eq(apiTokens.id, tokenId), eq(apiTokens.userId, auth.userId)),
-      now,
-    );
-  });
+  await revokeWhere(deps, audit, and(eq(apiTokens.id, tokenId), eq(apiTokens.userId, auth.userId)));
 }
 
 /** Revokes any member's token in the tenant `access` acts in (`tokens.manage`). */
@@ -209,13 +199,6 @@ export async function revokeTenantApiToken(
   tokenId: string,
 ): Promise<void> {
   requirePermission(access, "tokens.manage");
-  const now = deps.now();
-  await deps.database.db.transaction(async (tx) => {
-    await revokeWhere(
-      tx,
-      audit,
-      and(eq(apiTokens.id, tokenId), eq(apiTokens.tenantId, access.tenantId)),
-      now,
-    );
-  });
+  const scope = and(eq(apiTokens.id, tokenId), eq(apiTokens.tenantId, access.tenantId));
+  await revokeWhere(deps, audit, scope);
 }

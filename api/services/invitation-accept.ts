@@ -1,4 +1,4 @@
-import { and, eq, inArray, isNull, or } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import type { Db, Tx } from "../../db/client.ts";
 import { invitations, roles, tenants, users } from "../../db/schema.ts";
 import { verifyPassword } from "../auth/passwords.ts";
@@ -14,6 +14,7 @@ import type {
 } from "./invitation-inputs.ts";
 import { invalidInvitation, live } from "./invitations.ts";
 import { addMembership } from "./membership.ts";
+import { roleVisibleIn } from "./roles.ts";
 import { checkNewCredentials, createUser } from "./users.ts";
 
 // A live invitation with its tenant and the account its email already has, if any.
@@ -86,10 +87,7 @@ async function surviving(tx: Tx, tenantId: string, roleIds: string[]): Promise<s
   const rows = await tx
     .select({ id: roles.id })
     .from(roles)
-    .where(and(
-      inArray(roles.id, roleIds),
-      or(isNull(roles.tenantId), eq(roles.tenantId, tenantId)),
-    ));
+    .where(and(inArray(roles.id, roleIds), roleVisibleIn(tenantId)));
   const found = new Set(rows.map((r) => r.id));
   return roleIds.filter((id) => found.has(id));
 }

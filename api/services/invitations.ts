@@ -1,7 +1,6 @@
-import { and, asc, eq, gt, isNull, or } from "drizzle-orm";
+import { and, asc, eq, gt, isNull } from "drizzle-orm";
 import { newId } from "../../db/ids.ts";
-import { invitations, memberships, roles, users } from "../../db/schema.ts";
-import { BUILT_IN_ROLES } from "../auth/permissions.ts";
+import { invitations, memberships, users } from "../../db/schema.ts";
 import { type Access, requirePermission } from "../auth/route-access.ts";
 import { hashToken, randomSecret } from "../auth/tokens.ts";
 import type { AppDeps } from "../deps.ts";
@@ -12,6 +11,7 @@ import type {
   InvitationView,
   PendingInvitationView,
 } from "./invitation-inputs.ts";
+import type { AssignableRole } from "./member-list.ts";
 import { assertCanGrantRoles } from "./role-grants.ts";
 
 /** An invitation link is good for 72 hours and one use. */
@@ -27,16 +27,17 @@ export function invalidInvitation(): AppError {
   });
 }
 
+// Neither accepted nor revoked: listed, revocable and superseded even once its link ran out.
+function pending() {
+  return and(isNull(invitations.acceptedAt), isNull(invitations.revokedAt));
+}
+
 /**
  * The rows a link may still be spent on; `now` goes through a column comparison so postgres-js
  * can encode the Date.
  */
 export function live(now: Date) {
-  return and(
-    isNull(invitations.acceptedAt),
-    isNull(invitations.revokedAt),
-    gt(invitations.expiresAt, now),
-  );
+  return and(pending(), gt(invitations.expiresAt, now));
 }
 
 function view(row: typeof invitations.$inferSelect): InvitationView {
@@ -81,8 +82,7 @@ export async function createInvitation(
       .where(and(
         eq(invitations.tenantId, tenantId),
         eq(invitations.email, input.email),
-        isNull(invitations.acceptedAt),
-        isNull(invitations.revokedAt),
+        pending(),
       ))
       .returning({ id: invitations.id });
     const [created] = await tx.insert(invitations).values({
@@ -118,11 +118,7 @@ export async function listInvitations(
   const rows = await deps.database.db
     .select()
     .from(invitations)
-    .where(and(
-      eq(invitations.tenantId, access.tenantId),
-      isNull(invitations.acceptedAt),
-      isNull(invitations.revokedAt),
-    ))
+    .where(and(eq(invitations.tenantId, access.tenantId), pending()))
     .orderBy(asc(invitations.createdAt), asc(invitations.id));
   return rows.map((row) => ({ ...view(row), expired: row.expiresAt <= now }));
 }
@@ -143,8 +139,7 @@ export async function revokeInvitation(
       .where(and(
         eq(invitations.id, invitationId),
         eq(invitations.tenantId, tenantId),
-        isNull(invitations.acceptedAt),
-        isNull(invitations.revokedAt),
+        pending(),
       ))
       .returning({ id: invitations.id, email: invitations.email });
     if (!row) throw new AppError("not_found", "Invitation not found");
@@ -158,24 +153,5 @@ export async function revokeInvitation(
   });
 }
 
-/** A role an invitation can carry: built-in, or the acting tenant's own. */
-export interface InvitableRole {
-  id: string;
-  name: string;
-  description: string;
-}
-
-/** The roles the acting tenant has (built-in ones first, most powerful first), for the form. */
-export async function listInvitableRoles(deps: AppDeps, access: Access): Promise<InvitableRole[]> {
-  requirePermission(access, "users.manage");
-  const rows = await deps.database.db
-    .select({ id: roles.id, name: roles.name, description: roles.description })
-    .from(roles)
-    .where(or(isNull(roles.tenantId), eq(roles.tenantId, access.tenantId)))
-    .orderBy(asc(roles.name));
-  const rank = (id: string) => {
-    const index = BUILT_IN_ROLES.findIndex((role) => role.id === id);
-    return index === -1 ? BUILT_IN_ROLES.length : index;
-  };
-  return rows.sort((a, b) => rank(a.id) - rank(b.id));
-}
+/** A role an invitation can carry: any a member can be given (see `listAssignableRoles`). */
+export type InvitableRole = AssignableRole;

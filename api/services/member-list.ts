@@ -1,9 +1,9 @@
-import { and, asc, eq, isNull, or, sql } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
 import type { Db, Tx } from "../../db/client.ts";
 import { memberships, roles, userRoles, users } from "../../db/schema.ts";
-import { BUILT_IN_ROLES } from "../auth/permissions.ts";
 import { type Access, requirePermission } from "../auth/route-access.ts";
 import type { AppDeps } from "../deps.ts";
+import { builtInRank, roleVisibleIn } from "./roles.ts";
 
 /** One role a member holds here: tenant-wide, or on one site when `siteId` is set. */
 export interface MemberRoleView {
@@ -108,12 +108,14 @@ export async function listMembers(deps: AppDeps, access: Access): Promise<Member
 export interface AssignableRole {
   id: string;
   name: string;
+  description: string;
   builtIn: boolean;
 }
 
 /**
- * The roles a member can be given here (`users.manage`): built-in ones, most powerful first, then
- * the tenant's own. Listed to anyone who assigns roles, even without `roles.read`.
+ * The roles a member can be given or invited with here (`users.manage`): built-in ones, most
+ * powerful first, then the tenant's own. Listed to anyone who assigns roles, even without
+ * `roles.read`.
  */
 export async function listAssignableRoles(
   deps: AppDeps,
@@ -121,13 +123,14 @@ export async function listAssignableRoles(
 ): Promise<AssignableRole[]> {
   requirePermission(access, "users.manage");
   const rows = await deps.database.db
-    .select({ id: roles.id, name: roles.name, builtIn: roles.builtIn })
+    .select({
+      id: roles.id,
+      name: roles.name,
+      description: roles.description,
+      builtIn: roles.builtIn,
+    })
     .from(roles)
-    .where(or(isNull(roles.tenantId), eq(roles.tenantId, access.tenantId)))
+    .where(roleVisibleIn(access.tenantId))
     .orderBy(asc(roles.name));
-  const rank = (id: string) => {
-    const index = BUILT_IN_ROLES.findIndex((r) => r.id === id);
-    return index === -1 ? BUILT_IN_ROLES.length : index;
-  };
-  return rows.sort((a, b) => rank(a.id) - rank(b.id));
+  return rows.sort((a, b) => builtInRank(a.id) - builtInRank(b.id));
 }

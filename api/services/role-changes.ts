@@ -1,4 +1,4 @@
-import { and, arrayContains, eq, gt, isNull, sql } from "drizzle-orm";
+import { and, arrayContains, eq, sql } from "drizzle-orm";
 import type { Tx } from "../../db/client.ts";
 import { newId } from "../../db/ids.ts";
 import { invitations, rolePermissions, roles, userRoles } from "../../db/schema.ts";
@@ -7,16 +7,17 @@ import { type Access, requirePermission } from "../auth/route-access.ts";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { type AuditContext, recordAudit } from "./audit.ts";
+import { live } from "./invitations.ts";
 import { effectiveRolePermissions } from "./role-grants.ts";
 import type { CreateRoleInput, UpdateRoleInput } from "./role-inputs.ts";
 import {
   assertHolds,
   assertNameFree,
   assertNoCycle,
+  assertParentVisible,
   cycleError,
   descendantsOf,
   parentGrants,
-  parentNotFound,
 } from "./role-rules.ts";
 import {
   getVisibleRole,
@@ -36,12 +37,24 @@ async function getCustomRoleOrThrow(tx: Tx, tenantId: string, roleId: string): P
   return row;
 }
 
-/** The role's editable fields and direct grants, for audit rows. */
+type RoleFields = Pick<RoleView, "name" | "description" | "parentId" | "permissions">;
+
+/** The role's editable fields and direct grants, as audit rows record them. */
+const auditFields = ({ name, description, parentId, permissions }: RoleFields) => ({
+  name,
+  description,
+  parentId,
+  permissions,
+});
+
+/** `auditFields` of a stored role, for when no view of it is at hand. */
 async function snapshot(tx: Tx, row: RoleRow) {
   const direct = await tx.select({ p: rolePermissions.permission }).from(rolePermissions)
     .where(eq(rolePermissions.roleId, row.id));
-  const permissions = inCatalogueOrder(direct.map((d) => d.p as Permission));
-  return { name: row.name, description: row.description, parentId: row.parentId, permissions };
+  return auditFields({
+    ...row,
+    permissions: inCatalogueOrder(direct.map((d) => d.p as Permission)),
+  });
 }
 
 /** The SQLSTATE of a database error, through the wrappers drivers and drizzle add. */
@@ -54,21 +67,29 @@ function sqlStateOf(err: unknown): string | undefined {
   return undefined;
 }
 
-/** Runs a role change; the DB's backstops (cycle trigger, unique name) answer like the service. */
+/**
+ * Runs a change to the tenant's roles under its lock; the DB's backstops (cycle trigger, unique
+ * name) answer like the service.
+ */
 async function roleChange<T>(
   deps: AppDeps,
   audit: AuditContext,
+  tenantId: string,
   subject: ChangeSubject,
   body: (tx: Tx) => Promise<T>,
 ): Promise<T> {
   try {
-    return await auditedChange(deps, audit, subject, body);
+    return await auditedChange(deps, { ...audit, tenantId }, subject, async (tx) => {
+      await lockTenant(tx, tenantId);
+      return await body(tx);
+    });
   } catch (err) {
     // Only reachable if the service's own checks missed something: answer as they would.
-    if (sqlStateOf(err) === "23514") {
+    const state = sqlStateOf(err);
+    if (state === "23514") {
       throw cycleError("would make the role inherit from itself or nest more than 32 deep");
     }
-    if (sqlStateOf(err) === "23505") throw new AppError("conflict", "That role name is taken");
+    if (state === "23505") throw new AppError("conflict", "That role name is taken");
     throw err;
   }
 }
@@ -91,8 +112,7 @@ export async function createRole(
   requirePermission(access, "roles.manage");
   const { tenantId } = access;
   const subject = { action: "roles.create", resourceType: "role" };
-  return await roleChange(deps, { ...audit, tenantId }, subject, async (tx) => {
-    await lockTenant(tx, tenantId);
+  return await roleChange(deps, audit, tenantId, subject, async (tx) => {
     await assertNameFree(tx, tenantId, input.name);
     const inherited = await parentGrants(tx, tenantId, input.parentId);
     assertHolds(access, [...input.permissions, ...inherited], `Role "${input.name}"`);
@@ -105,15 +125,14 @@ export async function createRole(
     }).returning();
     if (!row) throw new Error("role insert returned no row");
     await setPermissions(tx, row.id, input.permissions);
-    await recordAudit(tx, { ...audit, tenantId }, {
-      action: "roles.create",
-      resourceType: "role",
-      resourceId: row.id,
-      outcome: "success",
-      details: await snapshot(tx, row),
-    });
     const [view] = await roleViews(tx, tenantId, row.id);
     if (!view) throw new Error("created role not visible");
+    await recordAudit(tx, { ...audit, tenantId }, {
+      ...subject,
+      resourceId: row.id,
+      outcome: "success",
+      details: auditFields(view),
+    });
     return view;
   });
 }
@@ -133,12 +152,11 @@ export async function updateRole(
   requirePermission(access, "roles.manage");
   const { tenantId } = access;
   const subject = { action: "roles.update", resourceType: "role", resourceId: roleId };
-  return await roleChange(deps, { ...audit, tenantId }, subject, async (tx) => {
-    await lockTenant(tx, tenantId);
+  return await roleChange(deps, audit, tenantId, subject, async (tx) => {
     const row = await getCustomRoleOrThrow(tx, tenantId, roleId);
     if (input.name !== undefined) await assertNameFree(tx, tenantId, input.name, roleId);
     if (input.parentId) {
-      if (!(await getVisibleRole(tx, tenantId, input.parentId))) throw parentNotFound();
+      await assertParentVisible(tx, tenantId, input.parentId);
       await assertNoCycle(tx, roleId, input.parentId);
     }
     const heirs = await descendantsOf(tx, roleId);
@@ -160,15 +178,13 @@ export async function updateRole(
       const gained = [...(after.get(heir) ?? [])].filter((p) => !had.has(p));
       assertHolds(access, gained, `A role inheriting from "${updated.name}"`);
     }
-    await recordAudit(tx, { ...audit, tenantId }, {
-      action: "roles.update",
-      resourceType: "role",
-      resourceId: roleId,
-      outcome: "success",
-      details: { before: previous, after: await snapshot(tx, updated) },
-    });
     const [view] = await roleViews(tx, tenantId, roleId);
     if (!view) throw roleNotFound();
+    await recordAudit(tx, { ...audit, tenantId }, {
+      ...subject,
+      outcome: "success",
+      details: { before: previous, after: auditFields(view) },
+    });
     return view;
   });
 }
@@ -183,8 +199,7 @@ export async function deleteRole(
   requirePermission(access, "roles.manage");
   const { tenantId } = access;
   const subject = { action: "roles.delete", resourceType: "role", resourceId: roleId };
-  await roleChange(deps, { ...audit, tenantId }, subject, async (tx) => {
-    await lockTenant(tx, tenantId);
+  await roleChange(deps, audit, tenantId, subject, async (tx) => {
     const row = await getCustomRoleOrThrow(tx, tenantId, roleId);
     const [held] = await tx
       .select({ n: sql<number>`count(distinct ${userRoles.userId})::int` })
@@ -206,9 +221,7 @@ export async function deleteRole(
     // An invitation names roles by id; accepting it after the role went would fail.
     const [invited] = await tx.select({ email: invitations.email }).from(invitations).where(and(
       eq(invitations.tenantId, tenantId),
-      isNull(invitations.acceptedAt),
-      isNull(invitations.revokedAt),
-      gt(invitations.expiresAt, deps.now()),
+      live(deps.now()),
       arrayContains(invitations.roleIds, [roleId]),
     )).limit(1);
     if (invited) {
@@ -219,12 +232,6 @@ export async function deleteRole(
     }
     const details = await snapshot(tx, row);
     await tx.delete(roles).where(eq(roles.id, roleId));
-    await recordAudit(tx, { ...audit, tenantId }, {
-      action: "roles.delete",
-      resourceType: "role",
-      resourceId: roleId,
-      outcome: "success",
-      details,
-    });
+    await recordAudit(tx, { ...audit, tenantId }, { ...subject, outcome: "success", details });
   });
 }

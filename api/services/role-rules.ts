@@ -1,4 +1,4 @@
-import { and, eq, isNull, ne, or, sql } from "drizzle-orm";
+import { and, ne, sql } from "drizzle-orm";
 import type { Tx } from "../../db/client.ts";
 import { rowsOf } from "../../db/migrate.ts";
 import { roles } from "../../db/schema.ts";
@@ -7,12 +7,16 @@ import type { Permission } from "../auth/permissions.ts";
 import type { Access } from "../auth/route-access.ts";
 import { AppError } from "../errors.ts";
 import { effectiveRolePermissions } from "./role-grants.ts";
-import { getVisibleRole } from "./roles.ts";
+import { getVisibleRole, roleVisibleIn } from "./roles.ts";
 
 // The checks a role change must pass before it commits: no escalation, unique names, no cycles.
 
-/** The 404 for a parent that is missing or another tenant's. */
-export const parentNotFound = () => new AppError("not_found", "Parent role not found");
+/** Refuses a parent that is missing or another tenant's, with one 404 for both. */
+export async function assertParentVisible(tx: Tx, tenantId: string, parentId: string) {
+  if (!(await getVisibleRole(tx, tenantId, parentId))) {
+    throw new AppError("not_found", "Parent role not found");
+  }
+}
 
 /** The no-escalation rule for roles: nobody builds a role granting more than they hold. */
 export function assertHolds(access: Access, wanted: Iterable<Permission>, subject: string): void {
@@ -28,7 +32,7 @@ export function assertHolds(access: Access, wanted: Iterable<Permission>, subjec
 /** Names compare without case, so "Owner" cannot pass for the built-in "owner". */
 export async function assertNameFree(tx: Tx, tenantId: string, name: string, exceptId?: string) {
   const [clash] = await tx.select({ builtIn: roles.builtIn }).from(roles).where(and(
-    or(isNull(roles.tenantId), eq(roles.tenantId, tenantId)),
+    roleVisibleIn(tenantId),
     sql`lower(${roles.name}) = lower(${name})`,
     exceptId === undefined ? undefined : ne(roles.id, exceptId),
   )).limit(1);
@@ -69,6 +73,6 @@ export async function descendantsOf(tx: Tx, roleId: string): Promise<string[]> {
 /** The parent, checked to be built-in or the tenant's own, and the permissions it passes on. */
 export async function parentGrants(tx: Tx, tenantId: string, parentId: string | null | undefined) {
   if (!parentId) return new Set<Permission>();
-  if (!(await getVisibleRole(tx, tenantId, parentId))) throw parentNotFound();
+  await assertParentVisible(tx, tenantId, parentId);
   return (await effectiveRolePermissions(tx, tenantId, [parentId])).get(parentId) ?? new Set();
 }

@@ -30,11 +30,15 @@ export type RoleRow = typeof roles.$inferSelect;
 /** The 404 for a role: one body for a missing one and another tenant's, so ids cannot be probed. */
 export const roleNotFound = () => new AppError("not_found", "Role not found");
 
+/** The roles a tenant can see and use: the built-in ones and its own, never another tenant's. */
+export const roleVisibleIn = (tenantId: string) =>
+  or(isNull(roles.tenantId), eq(roles.tenantId, tenantId));
+
 /** The role if it is built-in or the tenant's own; anything else is a 404 like a missing id. */
 export async function getVisibleRole(tx: Tx, tenantId: string, roleId: string) {
   const [row] = await tx.select().from(roles).where(and(
     eq(roles.id, roleId),
-    or(isNull(roles.tenantId), eq(roles.tenantId, tenantId)),
+    roleVisibleIn(tenantId),
   ));
   return row;
 }
@@ -49,7 +53,7 @@ export async function visibleRoleNames(
   if (wanted.length === 0) return new Map();
   const rows = await tx.select({ id: roles.id, name: roles.name }).from(roles).where(and(
     inArray(roles.id, wanted),
-    or(isNull(roles.tenantId), eq(roles.tenantId, tenantId)),
+    roleVisibleIn(tenantId),
   ));
   if (rows.length !== wanted.length) throw roleNotFound();
   return new Map(rows.map((r) => [r.id, r.name]));
@@ -63,10 +67,13 @@ export const inCatalogueOrder = (set: Iterable<Permission>) => {
 
 const BUILT_IN_ORDER = new Map(BUILT_IN_ROLES.map((r, i) => [r.id, i]));
 
+/** Where a role sorts in lists: built-in ones first, most powerful first, then custom ones. */
+export const builtInRank = (roleId: string) => BUILT_IN_ORDER.get(roleId) ?? BUILT_IN_ROLES.length;
+
 /** Built-in and the tenant's roles (or just `onlyId`), built-in first, most powerful first. */
 export async function roleViews(tx: Tx, tenantId: string, onlyId?: string): Promise<RoleView[]> {
   const rows = await tx.select().from(roles).where(and(
-    or(isNull(roles.tenantId), eq(roles.tenantId, tenantId)),
+    roleVisibleIn(tenantId),
     onlyId === undefined ? undefined : eq(roles.id, onlyId),
   ));
   const ids = rows.map((r) => r.id);
@@ -80,8 +87,7 @@ export async function roleViews(tx: Tx, tenantId: string, onlyId?: string): Prom
     .from(userRoles)
     .where(and(eq(userRoles.tenantId, tenantId), inArray(userRoles.roleId, ids)))
     .groupBy(userRoles.roleId);
-  const rank = (r: RoleRow) => BUILT_IN_ORDER.get(r.id) ?? BUILT_IN_ROLES.length;
-  rows.sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
+  rows.sort((a, b) => builtInRank(a.id) - builtInRank(b.id) || a.name.localeCompare(b.name));
   return rows.map((r) => ({
     id: r.id,
     name: r.name,

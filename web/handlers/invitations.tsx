@@ -13,10 +13,10 @@ import { acceptInvitation, previewInvitation } from "../../api/services/invitati
 import {
   createInvitation,
   INVALID_INVITATION,
-  listInvitableRoles,
   listInvitations,
   revokeInvitation,
 } from "../../api/services/invitations.ts";
+import { listAssignableRoles } from "../../api/services/member-list.ts";
 import type { FieldProblems, FlashMessage } from "../components.tsx";
 import { describeWait, type FieldErrors, fieldErrorsOf, parseForm, readForm } from "../forms.ts";
 import { pagePermission, redirectAfterPost } from "../page-auth.tsx";
@@ -108,7 +108,7 @@ async function renderInvitations(
   } = {},
 ) {
   const [roles, pending] = await Promise.all([
-    listInvitableRoles(deps, access),
+    listAssignableRoles(deps, access),
     listInvitations(deps, access),
   ]);
   const { status = 200, ...rest } = extra;
