@@ -11,7 +11,6 @@ import type {
   InvitationView,
   PendingInvitationView,
 } from "./invitation-inputs.ts";
-import type { AssignableRole } from "./member-list.ts";
 import { assertCanGrantRoles } from "./role-grants.ts";
 
 /** An invitation link is good for 72 hours and one use. */
@@ -152,6 +151,3 @@ export async function revokeInvitation(
     });
   });
 }
-
-/** A role an invitation can carry: any a member can be given (see `listAssignableRoles`). */
-export type InvitableRole = AssignableRole;

@@ -1,6 +1,6 @@
 /** @jsxImportSource hono/jsx */
 import type { PendingInvitationView } from "../../api/services/invitation-inputs.ts";
-import type { InvitableRole } from "../../api/services/invitations.ts";
+import type { AssignableRole } from "../../api/services/member-list.ts";
 import {
   Badge,
   Button,
@@ -46,7 +46,7 @@ function CreatedLink(props: { created: CreatedInvitation }) {
 }
 
 function InviteForm(
-  props: { roles: InvitableRole[]; values?: InviteFormValues; errors?: FieldProblems },
+  props: { roles: AssignableRole[]; values?: InviteFormValues; errors?: FieldProblems },
 ) {
   const { errors } = props;
   const chosen = new Set(props.values?.roles ?? []);
@@ -85,7 +85,7 @@ function InviteForm(
   );
 }
 
-function PendingList(props: { pending: PendingInvitationView[]; roles: InvitableRole[] }) {
+function PendingList(props: { pending: PendingInvitationView[]; roles: AssignableRole[] }) {
   const names = new Map(props.roles.map((role) => [role.id, role.name]));
   const rows = props.pending.map((invitation) => [
     invitation.email,
@@ -114,7 +114,7 @@ function PendingList(props: { pending: PendingInvitationView[]; roles: Invitable
 /** The organisation's invitations: the invite form, a link just created, and the pending list. */
 export function InvitationsPage(props: {
   user?: PageUser;
-  roles: InvitableRole[];
+  roles: AssignableRole[];
   pending: PendingInvitationView[];
   values?: InviteFormValues;
   errors?: FieldProblems;
