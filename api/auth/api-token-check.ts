@@ -1,7 +1,8 @@
 import { and, eq, gt, isNull, sql } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
-import { apiTokens, authEpoch, memberships, tenants, users } from "../../db/schema.ts";
+import { apiTokens, memberships, tenants, users } from "../../db/schema.ts";
 import type { RequestAuth } from "../deps.ts";
+import { epochCache } from "./epoch-cache.ts";
 import { type AllowlistCheck, compileAllowlist } from "./ip-allowlist.ts";
 import { isPermission, type Permission } from "./permissions.ts";
 import { hashesEqual, hashToken } from "./tokens.ts";
@@ -29,7 +30,6 @@ const LAST_USED_RESOLUTION_MS = 60_000;
 const MAX_CACHED_TOKENS = 10_000;
 
 interface CachedToken {
-  epoch: number;
   secretHash: string;
   auth: RequestAuth;
   allowed: AllowlistCheck;
@@ -51,11 +51,6 @@ export type ApiTokenValidator = (
  * deletes their tokens through the foreign key), so a revoked token fails on its next request.
  */
 export function apiTokenValidator(db: Db): ApiTokenValidator {
-  const readEpoch = db
-    .select({ epoch: authEpoch.epoch })
-    .from(authEpoch)
-    .where(eq(authEpoch.id, true))
-    .prepare("caddis_api_token_epoch");
   const lookup = db
     .select({
       secretHash: apiTokens.secretHash,
@@ -81,14 +76,13 @@ export function apiTokenValidator(db: Db): ApiTokenValidator {
       gt(apiTokens.expiresAt, sql.placeholder("now")),
     ))
     .prepare("caddis_api_token_check");
-  const cache = new Map<string, CachedToken>();
+  const cache = epochCache<string, CachedToken>(db, MAX_CACHED_TOKENS);
 
-  async function check(tokenId: string, now: Date, epoch: number) {
+  async function check(tokenId: string, now: Date): Promise<CachedToken | undefined> {
     // An ISO string, not a Date: postgres-js does not encode Dates bound to placeholders.
     const [row] = await lookup.execute({ tokenId, now: now.toISOString() });
     if (!row) return undefined;
-    const entry: CachedToken = {
-      epoch,
+    return {
       secretHash: row.secretHash,
       auth: {
         sessionId: "",
@@ -109,23 +103,17 @@ export function apiTokenValidator(db: Db): ApiTokenValidator {
       expiresAt: row.expiresAt.getTime(),
       lastUsedAt: row.lastUsedAt?.getTime() ?? 0,
     };
-    if (cache.size >= MAX_CACHED_TOKENS) cache.clear();
-    cache.set(tokenId, entry);
-    return entry;
   }
 
   return async (token, clientIp, now) => {
     const parts = parseApiToken(token);
     if (!parts) return undefined;
-    const [current] = await readEpoch.execute();
-    const epoch = current?.epoch ?? -1;
-    const cached = cache.get(parts.id);
-    const fresh = cached?.epoch === epoch && cached.expiresAt > now.getTime();
-    const entry = fresh ? cached : await check(parts.id, now, epoch);
-    if (!entry) {
-      cache.delete(parts.id);
-      return undefined;
-    }
+    const entry = await cache(
+      parts.id,
+      () => check(parts.id, now),
+      (cached) => cached.expiresAt > now.getTime(),
+    );
+    if (!entry) return undefined;
     if (!hashesEqual(entry.secretHash, hashToken(parts.secret))) return undefined;
     if (!entry.allowed(clientIp)) return undefined;
     if (now.getTime() - entry.lastUsedAt > LAST_USED_RESOLUTION_MS) {

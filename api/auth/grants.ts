@@ -1,7 +1,8 @@
-import { eq, sql } from "drizzle-orm";
-import type { Db } from "../../db/client.ts";
+import { and, eq, sql } from "drizzle-orm";
+import type { Db, Tx } from "../../db/client.ts";
 import { rowsOf } from "../../db/migrate.ts";
-import { authEpoch } from "../../db/schema.ts";
+import { userRoles } from "../../db/schema.ts";
+import { epochCache } from "./epoch-cache.ts";
 import { isPermission, type Permission } from "./permissions.ts";
 
 /** What a caller may do in one tenant: tenant-wide grants, plus grants limited to single sites. */
@@ -43,6 +44,56 @@ export function restrictGrants(grants: Grants, allowed: ReadonlySet<Permission>)
   };
 }
 
+/** A role held by a user in a tenant: tenant-wide (`siteId` null) or on one site. */
+export interface Assignment {
+  roleId: string;
+  siteId: string | null;
+}
+
+/**
+ * What each of `roleIds` grants, its parents' grants included (up to 32 levels). A role neither
+ * built-in nor `tenantId`'s own grants nothing: only a tampered row could assign one.
+ */
+export async function inheritedPermissions(
+  db: Db | Tx,
+  tenantId: string,
+  roleIds: readonly string[],
+): Promise<Map<string, Set<Permission>>> {
+  const wanted = [...new Set(roleIds)];
+  const result = new Map(wanted.map((id) => [id, new Set<Permission>()]));
+  if (wanted.length === 0) return result;
+  const rows = await db.execute(sql`
+    with recursive chain(origin, role_id, depth) as (
+      select r.id, r.id, 0 from roles r
+       where r.id in ${wanted} and (r.tenant_id is null or r.tenant_id = ${tenantId})
+      union all
+      select c.origin, r.parent_id, c.depth + 1
+        from chain c join roles r on r.id = c.role_id
+       where r.parent_id is not null and c.depth < 32
+    )
+    select distinct c.origin, rp.permission
+      from chain c join role_permissions rp on rp.role_id = c.role_id`);
+  for (const row of rowsOf<{ origin: string; permission: string }>(rows)) {
+    if (isPermission(row.permission)) result.get(row.origin)?.add(row.permission);
+  }
+  return result;
+}
+
+/** The grants `assignments` confer, given what each role grants (see `inheritedPermissions`). */
+export function grantsFromAssignments(
+  assignments: readonly Assignment[],
+  granted: ReadonlyMap<string, ReadonlySet<Permission>>,
+): Grants {
+  const tenantWide = new Set<Permission>();
+  const bySite = new Map<string, Set<Permission>>();
+  for (const { roleId, siteId } of assignments) {
+    const target = siteId === null ? tenantWide : bySite.get(siteId) ?? new Set<Permission>();
+    for (const permission of granted.get(roleId) ?? []) target.add(permission);
+    if (siteId !== null) bySite.set(siteId, target);
+  }
+  return { superuser: false, tenantWide, bySite };
+}
+
 // Bounds the cache's memory; past this many (user, tenant) pairs it starts afresh.
 const MAX_CACHED_GRANTS = 10_000;
 
@@ -50,57 +101,23 @@ const MAX_CACHED_GRANTS = 10_000;
 export type GrantsLoader = (userId: string, tenantId: string) => Promise<Grants>;
 
 /**
- * Builds the grants loader: one recursive query follows every role the user holds in the tenant
- * up its parents and collects what they grant, tenant-wide or per site. Answers are cached per
- * auth epoch, which triggers bump whenever a role, grant or assignment changes, so a change
- * takes effect on the next request on every replica.
+ * Builds the grants loader: the user's assignments in the tenant, each role followed up its
+ * parents. Answers are cached per auth epoch, which triggers bump whenever a role, grant or
+ * assignment changes, so a change takes effect on the next request on every replica.
  */
 export function grantsLoader(db: Db): GrantsLoader {
-  const readEpoch = db
-    .select({ epoch: authEpoch.epoch })
-    .from(authEpoch)
-    .where(eq(authEpoch.id, true))
-    .prepare("caddis_grants_epoch");
-  const cache = new Map<string, { epoch: number; grants: Grants }>();
+  const cache = epochCache<string, Grants>(db, MAX_CACHED_GRANTS);
 
-  async function resolve(userId: string, tenantId: string): Promise<Grants> {
-    const result = await db.execute(sql`
-      with recursive chain(site_id, role_id, depth) as (
-        select ur.site_id, ur.role_id, 0
-          from user_roles ur join roles r on r.id = ur.role_id
-         where ur.user_id = ${userId} and ur.tenant_id = ${tenantId}
-           and (r.tenant_id is null or r.tenant_id = ur.tenant_id)
-        union all
-        select c.site_id, r.parent_id, c.depth + 1
-          from chain c join roles r on r.id = c.role_id
-         where r.parent_id is not null and c.depth < 32
-      )
-      select distinct c.site_id, rp.permission
-        from chain c join role_permissions rp on rp.role_id = c.role_id`);
-    const tenantWide = new Set<Permission>();
-    const bySite = new Map<string, Set<Permission>>();
-    for (const row of rowsOf<{ site_id: string | null; permission: string }>(result)) {
-      if (!isPermission(row.permission)) continue;
-      if (row.site_id === null) {
-        tenantWide.add(row.permission);
-        continue;
-      }
-      const site = bySite.get(row.site_id) ?? new Set<Permission>();
-      site.add(row.permission);
-      bySite.set(row.site_id, site);
-    }
-    return { superuser: false, tenantWide, bySite };
-  }
+  // One snapshot for both reads, so a concurrent change never yields a mix of before and after.
+  const resolve = (userId: string, tenantId: string) =>
+    db.transaction(async (tx) => {
+      const assignments = await tx
+        .select({ roleId: userRoles.roleId, siteId: userRoles.siteId })
+        .from(userRoles)
+        .where(and(eq(userRoles.userId, userId), eq(userRoles.tenantId, tenantId)));
+      const roleIds = assignments.map((a) => a.roleId);
+      return grantsFromAssignments(assignments, await inheritedPermissions(tx, tenantId, roleIds));
+    }, { isolationLevel: "repeatable read", accessMode: "read only" });
 
-  return async (userId, tenantId) => {
-    const [current] = await readEpoch.execute();
-    const epoch = current?.epoch ?? -1;
-    const key = `${userId} ${tenantId}`;
-    const cached = cache.get(key);
-    if (cached?.epoch === epoch) return cached.grants;
-    const grants = await resolve(userId, tenantId);
-    if (cache.size >= MAX_CACHED_GRANTS) cache.clear();
-    cache.set(key, { epoch, grants });
-    return grants;
-  };
+  return (userId, tenantId) => cache(`${userId} ${tenantId}`, () => resolve(userId, tenantId));
 }

@@ -1,6 +1,7 @@
 import { and, eq, gt, isNull, sql } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
-import { authEpoch, memberships, sessions, tenants, users } from "../../db/schema.ts";
+import { memberships, sessions, tenants, users } from "../../db/schema.ts";
+import { epochCache } from "./epoch-cache.ts";
 import type { SessionUser } from "./sessions.ts";
 
 // Writing last-seen on every request would turn every read into a write; once a minute is enough.
@@ -9,7 +10,6 @@ const LAST_SEEN_RESOLUTION_MS = 60_000;
 const MAX_CACHED_SESSIONS = 10_000;
 
 interface CachedCheck {
-  epoch: number;
   user: SessionUser;
   expiresAt: number;
   lastSeenAt: number;
@@ -23,11 +23,6 @@ interface CachedCheck {
  * revoked session or disabled user fails on the very next request, on every replica.
  */
 export function sessionValidator(db: Db) {
-  const readEpoch = db
-    .select({ epoch: authEpoch.epoch })
-    .from(authEpoch)
-    .where(eq(authEpoch.id, true))
-    .prepare("caddis_auth_epoch");
   const lookup = db
     .select({
       email: users.email,
@@ -52,14 +47,17 @@ export function sessionValidator(db: Db) {
       gt(sessions.expiresAt, sql.placeholder("now")),
     ))
     .prepare("caddis_session_check");
-  const cache = new Map<string, CachedCheck>();
+  const cache = epochCache<string, CachedCheck>(db, MAX_CACHED_SESSIONS);
 
-  async function check(sessionId: string, userId: string, now: Date, epoch: number) {
+  async function check(
+    sessionId: string,
+    userId: string,
+    now: Date,
+  ): Promise<CachedCheck | undefined> {
     // An ISO string, not a Date: postgres-js does not encode Dates bound to placeholders.
     const [row] = await lookup.execute({ sessionId, userId, now: now.toISOString() });
     if (!row) return undefined;
-    const entry: CachedCheck = {
-      epoch,
+    return {
       user: {
         sessionId,
         userId,
@@ -72,23 +70,16 @@ export function sessionValidator(db: Db) {
       expiresAt: row.expiresAt.getTime(),
       lastSeenAt: row.lastSeenAt.getTime(),
     };
-    if (cache.size >= MAX_CACHED_SESSIONS) cache.clear();
-    cache.set(sessionId, entry);
-    return entry;
   }
 
   /** The session's user when the session is live and belongs to `userId`, else undefined. */
   return async (sessionId: string, userId: string, now: Date): Promise<SessionUser | undefined> => {
-    const [current] = await readEpoch.execute();
-    const epoch = current?.epoch ?? -1;
-    const cached = cache.get(sessionId);
-    const fresh = cached?.epoch === epoch && cached.user.userId === userId &&
-      cached.expiresAt > now.getTime();
-    const entry = fresh ? cached : await check(sessionId, userId, now, epoch);
-    if (!entry) {
-      cache.delete(sessionId);
-      return undefined;
-    }
+    const entry = await cache(
+      sessionId,
+      () => check(sessionId, userId, now),
+      (cached) => cached.user.userId === userId && cached.expiresAt > now.getTime(),
+    );
+    if (!entry) return undefined;
     if (now.getTime() - entry.lastSeenAt > LAST_SEEN_RESOLUTION_MS) {
       entry.lastSeenAt = now.getTime();
       await db.update(sessions).set({ lastSeenAt: now }).where(eq(sessions.id, sessionId));

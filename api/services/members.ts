@@ -2,8 +2,13 @@ import { and, eq, isNull, sql } from "drizzle-orm";
 import type { Tx } from "../../db/client.ts";
 import { newId } from "../../db/ids.ts";
 import { memberships, userRoles, users } from "../../db/schema.ts";
-import { type Grants, missingPermissions } from "../auth/grants.ts";
-import { OWNER_ROLE_ID, type Permission } from "../auth/permissions.ts";
+import {
+  type Assignment,
+  type Grants,
+  grantsFromAssignments,
+  missingPermissions,
+} from "../auth/grants.ts";
+import { OWNER_ROLE_ID } from "../auth/permissions.ts";
 import { type Access, requirePermission } from "../auth/route-access.ts";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../errors.ts";
@@ -13,8 +18,6 @@ import { assertCanGrantRoles, effectiveRolePermissions } from "./role-grants.ts"
 import type { SetMemberRolesInput } from "./role-inputs.ts";
 import { visibleRoleNames } from "./roles.ts";
 import { auditedChange, lockTenant } from "./tenant-changes.ts";
-
-type Assignment = { roleId: string; siteId: string | null };
 
 // One body for a user who is not a member here and one who does not exist at all.
 const memberNotFound = () => new AppError("not_found", "Member not found");
@@ -32,19 +35,6 @@ async function getMemberOrThrow(tx: Tx, tenantId: string, userId: string) {
     .from(userRoles)
     .where(and(eq(userRoles.tenantId, tenantId), eq(userRoles.userId, userId)));
   return { ...member, assignments };
-}
-
-/** What `assignments` let their holder do in the tenant, computed inside the transaction. */
-async function grantsOf(tx: Tx, tenantId: string, assignments: Assignment[]): Promise<Grants> {
-  const granted = await effectiveRolePermissions(tx, tenantId, assignments.map((a) => a.roleId));
-  const tenantWide = new Set<Permission>();
-  const bySite = new Map<string, Set<Permission>>();
-  for (const { roleId, siteId } of assignments) {
-    const target = siteId === null ? tenantWide : bySite.get(siteId) ?? new Set<Permission>();
-    for (const permission of granted.get(roleId) ?? []) target.add(permission);
-    if (siteId !== null) bySite.set(siteId, target);
-  }
-  return { superuser: false, tenantWide, bySite };
 }
 
 /**
@@ -68,6 +58,20 @@ function assertNotOutranked(access: Access, target: Grants, targetIsSuperuser: b
       `This member holds permissions you do not: ${[...missing].join(", ")}`,
     );
   }
+}
+
+/** Locks the tenant, then loads the member, refusing when they hold more than the actor. */
+async function lockMemberToChange(tx: Tx, access: Access, userId: string) {
+  await lockTenant(tx, access.tenantId);
+  const member = await getMemberOrThrow(tx, access.tenantId, userId);
+  const roleIds = member.assignments.map((a) => a.roleId);
+  const granted = await effectiveRolePermissions(tx, access.tenantId, roleIds);
+  assertNotOutranked(
+    access,
+    grantsFromAssignments(member.assignments, granted),
+    member.isSuperuser,
+  );
+  return member;
 }
 
 async function ownerCount(tx: Tx, tenantId: string): Promise<number> {
@@ -111,13 +115,7 @@ export async function setMemberRoles(
   const { tenantId } = access;
   const subject = { action: "members.update_roles", resourceType: "user", resourceId: userId };
   return await auditedChange(deps, { ...audit, tenantId }, subject, async (tx) => {
-    await lockTenant(tx, tenantId);
-    const member = await getMemberOrThrow(tx, tenantId, userId);
-    assertNotOutranked(
-      access,
-      await grantsOf(tx, tenantId, member.assignments),
-      member.isSuperuser,
-    );
+    const member = await lockMemberToChange(tx, access, userId);
     const wanted: Assignment[] = input.roles.map((r) => ({
       roleId: r.roleId,
       siteId: r.siteId ?? null,
@@ -179,13 +177,7 @@ export async function removeMember(
   const { tenantId } = access;
   const subject = { action: "members.remove", resourceType: "user", resourceId: userId };
   await auditedChange(deps, { ...audit, tenantId }, subject, async (tx) => {
-    await lockTenant(tx, tenantId);
-    const member = await getMemberOrThrow(tx, tenantId, userId);
-    assertNotOutranked(
-      access,
-      await grantsOf(tx, tenantId, member.assignments),
-      member.isSuperuser,
-    );
+    const member = await lockMemberToChange(tx, access, userId);
     const ownersBefore = await ownerCount(tx, tenantId);
     await tx.delete(memberships).where(and(
       eq(memberships.tenantId, tenantId),

@@ -1,9 +1,8 @@
-import { and, eq, inArray, isNull, or, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, or } from "drizzle-orm";
 import type { Tx } from "../../db/client.ts";
-import { rowsOf } from "../../db/migrate.ts";
 import { roles } from "../../db/schema.ts";
-import { missingPermissions } from "../auth/grants.ts";
-import { isPermission, type Permission } from "../auth/permissions.ts";
+import { inheritedPermissions, missingPermissions } from "../auth/grants.ts";
+import type { Permission } from "../auth/permissions.ts";
 import type { Access } from "../auth/route-access.ts";
 import { AppError } from "../errors.ts";
 
@@ -17,8 +16,7 @@ export async function effectiveRolePermissions(
   roleIds: readonly string[],
 ): Promise<Map<string, Set<Permission>>> {
   const wanted = [...new Set(roleIds)];
-  const result = new Map<string, Set<Permission>>();
-  if (wanted.length === 0) return result;
+  if (wanted.length === 0) return new Map();
   const visible = await tx
     .select({ id: roles.id })
     .from(roles)
@@ -29,21 +27,7 @@ export async function effectiveRolePermissions(
   const found = new Set(visible.map((r) => r.id));
   const unknown = wanted.filter((id) => !found.has(id));
   if (unknown.length > 0) throw new AppError("not_found", `Role "${unknown[0]}" not found`);
-  for (const id of wanted) result.set(id, new Set());
-  const rows = await tx.execute(sql`
-    with recursive chain(origin, role_id, depth) as (
-      select r.id, r.id, 0 from roles r where r.id in ${wanted}
-      union all
-      select c.origin, r.parent_id, c.depth + 1
-        from chain c join roles r on r.id = c.role_id
-       where r.parent_id is not null and c.depth < 32
-    )
-    select distinct c.origin, rp.permission
-      from chain c join role_permissions rp on rp.role_id = c.role_id`);
-  for (const row of rowsOf<{ origin: string; permission: string }>(rows)) {
-    if (isPermission(row.permission)) result.get(row.origin)?.add(row.permission);
-  }
-  return result;
+  return await inheritedPermissions(tx, tenantId, wanted);
 }
 
 /**
