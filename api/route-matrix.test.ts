@@ -114,7 +114,7 @@ test("every route allows and denies each kind of caller as the roles promise", a
     }
   }
   expect(wrong).toEqual([]);
-});
+}, 60_000); // several hundred requests: past bun's 5 s default on a loaded machine
 
 test("another tenant's admin gets 404 for this tenant's path-addressed routes without the header", async () => {
   const pathRoutes = routeTable(t.app).filter((r) => {

@@ -9,7 +9,10 @@ let server: Server<undefined>;
 
 beforeAll(async () => {
   // The sign-in throttle is under test here, not the request budget (rate-limit.test.ts).
-  t = await createTestApp({ env: { CADDIS_RATE_LIMITS: "auth=off" } });
+  // A frozen clock: the first block lasts one second, and a burst on a loaded machine could
+  // otherwise outlast it and legitimately earn a sixth attempt.
+  const frozen = new Date();
+  t = await createTestApp({ env: { CADDIS_RATE_LIMITS: "auth=off" }, now: () => frozen });
   await setupSuperuser(t, "root@example.com");
   ({ server } = serveTestApp(t));
 });
