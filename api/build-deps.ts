@@ -1,4 +1,6 @@
 import type { Database } from "../db/client.ts";
+import { newId } from "../db/ids.ts";
+import { createCommandSigner } from "./auth/command-signer.ts";
 import { apiTokenValidator } from "./auth/api-token-check.ts";
 import { grantsLoader } from "./auth/grants.ts";
 import { createAccessTokens } from "./auth/jwt.ts";
@@ -32,6 +34,8 @@ export async function buildAppDeps(parts: {
     validateSession: sessionValidator(parts.database.db),
     validateApiToken: apiTokenValidator(parts.database.db),
     loadGrants: grantsLoader(parts.database.db),
+    commandSigner: await createCommandSigner(parts.config.agentSigningSeed),
+    replicaId: newId("rep"),
     rateLimitStore: parts.config.rateLimitStore === "postgres"
       ? postgresRateLimitStore(parts.database.db)
       : memoryRateLimitStore(),

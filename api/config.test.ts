@@ -1,9 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import { generateKeyringEntry } from "./auth/secrets.ts";
 import { ConfigError, EXAMPLE_SECRETS, readConfig } from "./config.ts";
+import { randomAgentSigningKey } from "../scripts/testing/secrets.ts";
 
 const goodSecret = "x7Qm2Lr9vT4bN8cK1pZ6sW3dF5gH0jY-AeRuIoPaSdFg";
 const goodKeys = generateKeyringEntry(1);
+const goodAgentKey = randomAgentSigningKey();
 
 function problemsOf(env: Record<string, string | undefined>): string[] {
   try {
@@ -17,7 +19,11 @@ function problemsOf(env: Record<string, string | undefined>): string[] {
 
 describe("readConfig", () => {
   test("applies the documented defaults", () => {
-    const config = readConfig({ CADDIS_SECRET_KEY: goodSecret, CADDIS_ENCRYPTION_KEYS: goodKeys });
+    const config = readConfig({
+      CADDIS_SECRET_KEY: goodSecret,
+      CADDIS_ENCRYPTION_KEYS: goodKeys,
+      CADDIS_AGENT_SIGNING_KEY: goodAgentKey,
+    });
     expect(config).toMatchObject({
       host: "127.0.0.1",
       port: 8080,
@@ -40,6 +46,7 @@ describe("readConfig", () => {
       CADDIS_PUBLIC_URL: "not a url",
       CADDIS_SECRET_KEY: goodSecret,
       CADDIS_ENCRYPTION_KEYS: goodKeys,
+      CADDIS_AGENT_SIGNING_KEY: goodAgentKey,
     });
     const names = problems.map((p) => p.split(":")[0]);
     expect(names).toEqual(
@@ -57,6 +64,37 @@ describe("readConfig", () => {
     const problems = problemsOf({ CADDIS_ENV: "production" });
     expect(problems.join("\n")).toContain("CADDIS_SECRET_KEY: required in production");
     expect(problems.join("\n")).toContain("CADDIS_ENCRYPTION_KEYS: required in production");
+    expect(problems.join("\n")).toContain("CADDIS_AGENT_SIGNING_KEY: required in production");
+  });
+
+  test("the agent signing key must be a 32-byte seed, and its value is never echoed", () => {
+    for (const bad of ["short-key", "x".repeat(43) + "!", randomAgentSigningKey() + "AAAA"]) {
+      const problems = problemsOf({
+        CADDIS_SECRET_KEY: goodSecret,
+        CADDIS_ENCRYPTION_KEYS: goodKeys,
+        CADDIS_AGENT_SIGNING_KEY: bad,
+      });
+      expect(problems).toEqual([
+        "CADDIS_AGENT_SIGNING_KEY: must be 32 bytes encoded as base64url",
+      ]);
+      expect(problems.join("\n")).not.toContain(bad);
+    }
+  });
+
+  test("the embedded agent is on in development and off in production unless set", () => {
+    const secrets = {
+      CADDIS_SECRET_KEY: goodSecret,
+      CADDIS_ENCRYPTION_KEYS: goodKeys,
+      CADDIS_AGENT_SIGNING_KEY: goodAgentKey,
+    };
+    expect(readConfig(secrets).embeddedAgent).toBe(true);
+    expect(readConfig({ ...secrets, CADDIS_EMBEDDED_AGENT: "off" }).embeddedAgent).toBe(false);
+    expect(readConfig({ ...secrets, CADDIS_ENV: "production" }).embeddedAgent).toBe(false);
+    expect(readConfig({ ...secrets, CADDIS_ENV: "production", CADDIS_EMBEDDED_AGENT: "on" }))
+      .toMatchObject({ embeddedAgent: true });
+    expect(problemsOf({ ...secrets, CADDIS_EMBEDDED_AGENT: "yes" })[0]).toMatch(
+      /^CADDIS_EMBEDDED_AGENT:/,
+    );
   });
 
   test("production refuses a short secret key", () => {
@@ -64,6 +102,7 @@ describe("readConfig", () => {
       CADDIS_ENV: "production",
       CADDIS_SECRET_KEY: "too-short-secret",
       CADDIS_ENCRYPTION_KEYS: goodKeys,
+      CADDIS_AGENT_SIGNING_KEY: goodAgentKey,
     });
     expect(problems).toEqual([expect.stringContaining("at least 32 bytes")]);
   });
@@ -74,11 +113,13 @@ describe("readConfig", () => {
         CADDIS_ENV: "production",
         CADDIS_SECRET_KEY: example,
         CADDIS_ENCRYPTION_KEYS: goodKeys,
+        CADDIS_AGENT_SIGNING_KEY: goodAgentKey,
       });
       const asKeyring = problemsOf({
         CADDIS_ENV: "production",
         CADDIS_SECRET_KEY: goodSecret,
         CADDIS_ENCRYPTION_KEYS: example,
+        CADDIS_AGENT_SIGNING_KEY: goodAgentKey,
       });
       expect([...asSecret, ...asKeyring].join("\n")).toContain("example");
     }
@@ -89,6 +130,7 @@ describe("readConfig", () => {
       CADDIS_ENV: "production",
       CADDIS_SECRET_KEY: "a".repeat(64),
       CADDIS_ENCRYPTION_KEYS: goodKeys,
+      CADDIS_AGENT_SIGNING_KEY: goodAgentKey,
     });
     expect(problems).toEqual([expect.stringContaining("example value")]);
   });
@@ -98,6 +140,7 @@ describe("readConfig", () => {
       CADDIS_ENV: "production",
       CADDIS_SECRET_KEY: goodSecret,
       CADDIS_ENCRYPTION_KEYS: `${generateKeyringEntry(2)},${goodKeys}`,
+      CADDIS_AGENT_SIGNING_KEY: goodAgentKey,
     });
     expect(config.keyring.map((k) => k.version)).toEqual([2, 1]);
   });
@@ -108,6 +151,7 @@ describe("readConfig", () => {
       CADDIS_ENV: "production",
       CADDIS_SECRET_KEY: "short-but-secret-value",
       CADDIS_ENCRYPTION_KEYS: badKey,
+      CADDIS_AGENT_SIGNING_KEY: goodAgentKey,
     });
     const text = problems.join("\n");
     expect(text).not.toContain("short-but-secret-value");
@@ -119,6 +163,7 @@ describe("readConfig", () => {
       CADDIS_PORT: "",
       CADDIS_SECRET_KEY: goodSecret,
       CADDIS_ENCRYPTION_KEYS: goodKeys,
+      CADDIS_AGENT_SIGNING_KEY: goodAgentKey,
     });
     expect(config.port).toBe(8080);
   });
@@ -130,6 +175,7 @@ describe("signing-key rotation in config", () => {
       CADDIS_ENV: "production",
       CADDIS_SECRET_KEY: `${goodSecret}-new, ${goodSecret}`,
       CADDIS_ENCRYPTION_KEYS: goodKeys,
+      CADDIS_AGENT_SIGNING_KEY: goodAgentKey,
     });
     expect(config.secretKeys.map((k) => new TextDecoder().decode(k))).toEqual([
       `${goodSecret}-new`,
@@ -142,6 +188,7 @@ describe("signing-key rotation in config", () => {
       CADDIS_ENV: "production",
       CADDIS_SECRET_KEY: `${goodSecret},short,${goodSecret}`,
       CADDIS_ENCRYPTION_KEYS: goodKeys,
+      CADDIS_AGENT_SIGNING_KEY: goodAgentKey,
     });
     expect(problems).toEqual([
       "CADDIS_SECRET_KEY entry 2: must be at least 32 bytes in production",

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { fromBase64Url } from "../agent/protocol/encoding.ts";
+import { AGENT_SIGNING_SEED_BYTES } from "../agent/protocol/signing.ts";
 import { type Keyring, parseKeyring } from "./auth/secrets.ts";
 import { parseTrustedProxies, type TrustedProxies } from "./client-ip.ts";
 import { parseRateLimits, type RateLimits } from "./rate-limit-config.ts";
@@ -12,7 +14,11 @@ export const EXAMPLE_SECRETS: readonly string[] = [
 const MIN_SECRET_BYTES = 32;
 
 /** Environment variables whose values are secret: never logged, never echoed in an error. */
-export const SECRET_ENV_NAMES = ["CADDIS_SECRET_KEY", "CADDIS_ENCRYPTION_KEYS"] as const;
+export const SECRET_ENV_NAMES = [
+  "CADDIS_SECRET_KEY",
+  "CADDIS_ENCRYPTION_KEYS",
+  "CADDIS_AGENT_SIGNING_KEY",
+] as const;
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -29,6 +35,7 @@ const EnvSchema = z.object({
   CADDIS_TRUSTED_PROXIES: z.string().default(""),
   CADDIS_BODY_LIMIT: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   CADDIS_RATE_LIMIT_STORE: z.enum(["memory", "postgres"]).default("memory"),
+  CADDIS_EMBEDDED_AGENT: z.enum(["on", "off"]).optional(),
 });
 
 /** Validated settings, read once at start; nothing else reads the environment. */
@@ -54,6 +61,13 @@ export interface Config {
   secretKeys: Uint8Array[];
   /** Encryption keys, newest first. */
   keyring: Keyring;
+  /** Seed of the Ed25519 key that signs agent commands (CADDIS_AGENT_SIGNING_KEY, 32 bytes). */
+  agentSigningSeed: Uint8Array;
+  /**
+   * Whether the Bun entry runs an agent for this machine in a Worker (CADDIS_EMBEDDED_AGENT; on
+   * by default in development, off in production).
+   */
+  embeddedAgent: boolean;
 }
 
 /** Thrown with every configuration problem at once, so one restart fixes them all. */
@@ -79,6 +93,7 @@ export function readConfig(env: Record<string, string | undefined>): Config {
 
   const secretKeys = checkSecretKeys(env.CADDIS_SECRET_KEY, production, problems);
   const keyring = checkKeyring(env.CADDIS_ENCRYPTION_KEYS, production, problems);
+  const agentSigningSeed = checkAgentSigningKey(env.CADDIS_AGENT_SIGNING_KEY, production, problems);
   let trustedProxies: TrustedProxies | undefined;
   try {
     trustedProxies = parseTrustedProxies(raw?.CADDIS_TRUSTED_PROXIES ?? "");
@@ -89,7 +104,8 @@ export function readConfig(env: Record<string, string | undefined>): Config {
   const rateLimits = parseRateLimits(env.CADDIS_RATE_LIMITS ?? "");
   for (const problem of rateLimits.problems) problems.push(`CADDIS_RATE_LIMITS: ${problem}`);
   if (
-    problems.length > 0 || !raw || !secretKeys || !keyring || !trustedProxies || !rateLimits.limits
+    problems.length > 0 || !raw || !secretKeys || !keyring || !trustedProxies ||
+    !rateLimits.limits || !agentSigningSeed
   ) {
     throw new ConfigError(problems);
   }
@@ -109,6 +125,8 @@ export function readConfig(env: Record<string, string | undefined>): Config {
     rateLimits: rateLimits.limits,
     secretKeys,
     keyring,
+    agentSigningSeed,
+    embeddedAgent: (raw.CADDIS_EMBEDDED_AGENT ?? (production ? "off" : "on")) === "on",
   };
 }
 
@@ -159,6 +177,35 @@ function checkKeyring(value: string | undefined, production: boolean, problems: 
     problems.push((err as Error).message);
     return undefined;
   }
+}
+
+// The command-signing key is a seed of exactly 32 bytes (base64url), from which the Ed25519 key
+// pair is derived; agents pin its public half at enrolment, so rotating it means re-enrolling.
+function checkAgentSigningKey(value: string | undefined, production: boolean, problems: string[]) {
+  if (!value) {
+    problems.push(
+      production
+        ? "CADDIS_AGENT_SIGNING_KEY: required in production (32 random bytes, base64url)"
+        : "CADDIS_AGENT_SIGNING_KEY: missing (development secrets were not generated)",
+    );
+    return undefined;
+  }
+  let seed: Uint8Array | undefined;
+  try {
+    seed = fromBase64Url(value.trim());
+  } catch {
+    seed = undefined;
+  }
+  if (seed?.length !== AGENT_SIGNING_SEED_BYTES) {
+    problems.push(
+      `CADDIS_AGENT_SIGNING_KEY: must be ${AGENT_SIGNING_SEED_BYTES} bytes encoded as base64url`,
+    );
+    return undefined;
+  }
+  if (production && looksLikeExample(value.trim())) {
+    problems.push("CADDIS_AGENT_SIGNING_KEY: is an example value; generate a random one");
+  }
+  return seed;
 }
 
 function looksLikeExample(value: string): boolean {

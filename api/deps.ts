@@ -2,6 +2,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { UpgradeWebSocket } from "hono/ws";
 import type { Database } from "../db/client.ts";
 import type { ApiTokenValidator } from "./auth/api-token-check.ts";
+import type { CommandSigner } from "./auth/command-signer.ts";
 import type { GrantsLoader } from "./auth/grants.ts";
 import type { AccessTokens } from "./auth/jwt.ts";
 import type { Permission } from "./auth/permissions.ts";
@@ -48,6 +49,10 @@ export interface AppDeps extends RuntimeAdapters {
   validateApiToken: ApiTokenValidator;
   /** A user's grants in a tenant from their roles, cached per auth epoch. */
   loadGrants: GrantsLoader;
+  /** Signs agent commands with the API's Ed25519 key (CADDIS_AGENT_SIGNING_KEY). */
+  commandSigner: CommandSigner;
+  /** This API process's id among replicas sharing the database; recorded on agent sockets. */
+  replicaId: string;
   /** Request counts for rate limiting: in memory, or in PostgreSQL shared by replicas. */
   rateLimitStore: RateLimitStore;
   version: string;

@@ -6,6 +6,8 @@ import { generateKeyringEntry } from "./auth/secrets.ts";
 const GENERATORS: Record<string, () => string> = {
   CADDIS_SECRET_KEY: () => encodeBase64urlNoPadding(crypto.getRandomValues(new Uint8Array(48))),
   CADDIS_ENCRYPTION_KEYS: () => generateKeyringEntry(1),
+  CADDIS_AGENT_SIGNING_KEY: () =>
+    encodeBase64urlNoPadding(crypto.getRandomValues(new Uint8Array(32))),
 };
 
 /** Result of {@link ensureDevSecrets}: the environment to configure from, and what was created. */

@@ -64,4 +64,5 @@ test("refuses to start in production without secrets, naming each missing one", 
   expect(code).toBe(1);
   expect(stderr).toContain("CADDIS_SECRET_KEY: required in production");
   expect(stderr).toContain("CADDIS_ENCRYPTION_KEYS: required in production");
+  expect(stderr).toContain("CADDIS_AGENT_SIGNING_KEY: required in production");
 }, 30_000);

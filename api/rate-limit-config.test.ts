@@ -1,11 +1,13 @@
 import { expect, test } from "bun:test";
 import { generateKeyringEntry } from "./auth/secrets.ts";
 import { ConfigError, readConfig } from "./config.ts";
+import { randomAgentSigningKey } from "../scripts/testing/secrets.ts";
 import { DEFAULT_RATE_LIMITS, parseRateLimits } from "./rate-limit-config.ts";
 
 const SECRETS = {
   CADDIS_SECRET_KEY: crypto.randomUUID() + crypto.randomUUID(),
   CADDIS_ENCRYPTION_KEYS: generateKeyringEntry(1),
+  CADDIS_AGENT_SIGNING_KEY: randomAgentSigningKey(),
 };
 
 function problemsOf(value: string): string[] {

@@ -20,6 +20,12 @@ export interface Database {
   location: string;
   /** Applies pending migrations (safe to call from several replicas at once). */
   migrate(): Promise<void>;
+  /**
+   * Subscribes to a PostgreSQL `NOTIFY` channel (delivered after the sending transaction commits);
+   * resolves once listening, with a function that stops it. On a server this holds one dedicated
+   * connection for all channels.
+   */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -39,6 +45,10 @@ export async function openDatabase(
       kind: "server",
       location: displayUrl(target.url),
       migrate: () => migrateServer(target.url),
+      async listen(channel, onPayload) {
+        const { unlisten } = await client.listen(channel, onPayload);
+        return unlisten;
+      },
       close: () => client.end({ timeout: 5 }),
     };
   }
@@ -49,6 +59,9 @@ export async function openDatabase(
     kind: "embedded",
     location: "dataDir" in target ? target.dataDir : "memory",
     migrate: () => migrateEmbedded(client),
+    async listen(channel, onPayload) {
+      return await client.listen(channel, onPayload);
+    },
     close: () => client.close(),
   };
 }

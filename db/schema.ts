@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import {
   type AnyPgColumn,
   bigint,
@@ -8,9 +9,11 @@ import {
   jsonb,
   pgTable,
   primaryKey,
+  real,
   text,
   timestamp,
   unique,
+  uniqueIndex,
 } from "drizzle-orm/pg-core";
 
 /**
@@ -302,4 +305,121 @@ export const apiTokens = pgTable("api_tokens", {
   }).onDelete("cascade"),
   index("api_tokens_user_idx").on(t.userId),
   index("api_tokens_tenant_idx").on(t.tenantId),
+]);
+
+/**
+ * Machines running the Caddis agent. A host is enrolled once with a one-time token (only its hash
+ * stored) and from then on proves itself by signing a challenge with the Ed25519 key whose public
+ * half is kept here; the API stores no agent secret. Revoked hosts keep their row for history.
+ */
+export const hosts = pgTable("hosts", {
+  id: text("id").primaryKey(),
+  tenantId: text("tenant_id").notNull().references(() => tenants.id, { onDelete: "cascade" }),
+  name: text("name").notNull(),
+  /** The host the embedded agent runs on (at most one). */
+  isLocal: boolean("is_local").notNull().default(false),
+  createdBy: text("created_by").references(() => users.id, { onDelete: "set null" }),
+  createdAt: createdAt(),
+  enrolmentTokenHash: text("enrolment_token_hash").unique(),
+  enrolmentExpiresAt: at("enrolment_expires_at"),
+  /** Raw Ed25519 public key, base64url; null until enrolled. */
+  publicKey: text("public_key"),
+  enrolledAt: at("enrolled_at"),
+  revokedAt: at("revoked_at"),
+  agentVersion: text("agent_version"),
+  protocolVersion: integer("protocol_version"),
+  mode: text("mode", { enum: ["system", "sandbox"] }),
+  modeReason: text("mode_reason"),
+  facts: jsonb("facts").$type<Record<string, unknown>>(),
+  inventory: jsonb("inventory").$type<Record<string, unknown>>(),
+  /** Grows with every change to what the host should run; sent with the desired state. */
+  desiredRevision: bigint("desired_revision", { mode: "number" }).notNull().default(1),
+  observedRevision: bigint("observed_revision", { mode: "number" }),
+  observed: jsonb("observed").$type<Record<string, unknown>>(),
+  observedAt: at("observed_at"),
+  /** The API replica holding the agent's socket, while connected. */
+  connectedReplica: text("connected_replica"),
+  connectedAt: at("connected_at"),
+  lastSeenAt: at("last_seen_at"),
+}, (t) => [
+  index("hosts_tenant_idx").on(t.tenantId),
+  uniqueIndex("hosts_tenant_name_live_unique").on(t.tenantId, t.name).where(
+    sql`${t.revokedAt} is null`,
+  ),
+  uniqueIndex("hosts_single_local").on(t.isLocal).where(
+    sql`${t.isLocal} and ${t.revokedAt} is null`,
+  ),
+]);
+
+/**
+ * The durable outbox of work for agents: written in the same transaction as the change that
+ * causes it, signed by the API, delivered at least once and run at most once. `seq` orders
+ * commands per host and site.
+ */
+export const agentCommands = pgTable("agent_commands", {
+  id: text("id").primaryKey(),
+  seq: bigint("seq", { mode: "number" }).generatedAlwaysAsIdentity(),
+  hostId: text("host_id").notNull().references(() => hosts.id, { onDelete: "cascade" }),
+  tenantId: text("tenant_id").notNull(),
+  siteId: text("site_id"),
+  kind: text("kind").notNull(),
+  payload: jsonb("payload").$type<Record<string, unknown>>().notNull(),
+  /** The signed envelope's exact JSON text and its Ed25519 signature. */
+  body: text("body").notNull(),
+  signature: text("signature").notNull(),
+  state: text("state", {
+    enum: [
+      "queued",
+      "sent",
+      "running",
+      "succeeded",
+      "failed",
+      "expired",
+      "superseded",
+      "cancelled",
+    ],
+  }).notNull().default("queued"),
+  issuedBy: text("issued_by"),
+  createdAt: createdAt(),
+  notBefore: at("not_before").notNull(),
+  expiresAt: at("expires_at").notNull(),
+  sentAt: at("sent_at"),
+  startedAt: at("started_at"),
+  finishedAt: at("finished_at"),
+  deliveries: integer("deliveries").notNull().default(0),
+  result: jsonb("result").$type<Record<string, unknown>>(),
+  error: text("error"),
+}, (t) => [
+  index("agent_commands_host_seq_idx").on(t.hostId, t.seq),
+  index("agent_commands_open_idx").on(t.hostId, t.seq).where(
+    sql`${t.state} in ('queued', 'sent', 'running')`,
+  ),
+]);
+
+/** Usage samples an agent reports every 30 s; the last 24 hours are kept. */
+export const hostMetrics = pgTable("host_metrics", {
+  hostId: text("host_id").notNull().references(() => hosts.id, { onDelete: "cascade" }),
+  at: at("at").notNull(),
+  cpuPercent: real("cpu_percent").notNull(),
+  load1: real("load1").notNull(),
+  load5: real("load5").notNull(),
+  load15: real("load15").notNull(),
+  memoryUsedBytes: bigint("memory_used_bytes", { mode: "number" }).notNull(),
+  memoryTotalBytes: bigint("memory_total_bytes", { mode: "number" }).notNull(),
+  diskUsedBytes: bigint("disk_used_bytes", { mode: "number" }).notNull(),
+  diskTotalBytes: bigint("disk_total_bytes", { mode: "number" }).notNull(),
+}, (t) => [primaryKey({ columns: [t.hostId, t.at] }), index("host_metrics_at_idx").on(t.at)]);
+
+/** Problems on a host worth a look: offline for over 2 minutes, a disk over 90% full. */
+export const hostAlerts = pgTable("host_alerts", {
+  id: text("id").primaryKey(),
+  hostId: text("host_id").notNull().references(() => hosts.id, { onDelete: "cascade" }),
+  tenantId: text("tenant_id").notNull(),
+  kind: text("kind", { enum: ["offline", "disk_full"] }).notNull(),
+  message: text("message").notNull(),
+  raisedAt: at("raised_at").notNull(),
+  resolvedAt: at("resolved_at"),
+}, (t) => [
+  index("host_alerts_tenant_idx").on(t.tenantId, t.raisedAt),
+  uniqueIndex("host_alerts_one_open").on(t.hostId, t.kind).where(sql`${t.resolvedAt} is null`),
 ]);

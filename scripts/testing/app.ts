@@ -11,6 +11,7 @@ import { createLogger } from "../../api/log.ts";
 import { startReadiness } from "../../api/readiness.ts";
 import type { Database } from "../../db/client.ts";
 import { openTestDatabase, type TestDatabase } from "./db.ts";
+import { randomAgentSigningKey } from "./secrets.ts";
 
 /** An app wired like production, on a test file's own database, with its log lines captured. */
 export interface TestApp {
@@ -30,6 +31,7 @@ export async function createTestApp(
   const config = readConfig({
     CADDIS_SECRET_KEY: crypto.randomUUID() + crypto.randomUUID(),
     CADDIS_ENCRYPTION_KEYS: generateKeyringEntry(1),
+    CADDIS_AGENT_SIGNING_KEY: randomAgentSigningKey(),
     CADDIS_PORT: "0",
     CADDIS_LOG_LEVEL: "debug",
     ...options.env,

@@ -1,0 +1,47 @@
+// Host events travel through PostgreSQL NOTIFY, so every API replica hears them: the one holding
+// a host's socket delivers commands and desired state, and waiters anywhere learn a command ended.
+// Sent inside the transaction that caused them, they are delivered only if it commits.
+import { sql } from "drizzle-orm";
+import { z } from "zod";
+import type { Database, Db, Tx } from "../../db/client.ts";
+
+const CHANNEL = "caddis_host_events";
+
+const HostEvent = z.discriminatedUnion("event", [
+  /** New or changed commands are waiting for the host. */
+  z.object({ event: z.literal("commands"), hostId: z.string() }),
+  /** The host's desired state changed (a new revision). */
+  z.object({ event: z.literal("desired_state"), hostId: z.string() }),
+  /** The host was revoked: close its socket now. */
+  z.object({ event: z.literal("revoked"), hostId: z.string() }),
+  /** A command reached a terminal state. */
+  z.object({ event: z.literal("command_done"), hostId: z.string(), commandId: z.string() }),
+]);
+export type HostEvent = z.infer<typeof HostEvent>;
+
+/** Queues a host event; it is delivered to every listener when `tx` commits. */
+export async function notifyHostEvent(tx: Tx | Db, event: HostEvent): Promise<void> {
+  await tx.execute(sql`select pg_notify(${CHANNEL}, ${JSON.stringify(event)})`);
+}
+
+/**
+ * Calls `onEvent` for every host event any replica sends; resolves once listening, with a function
+ * that stops it. A payload that does not parse goes to `onMalformed` and is otherwise ignored.
+ */
+export async function listenHostEvents(
+  database: Database,
+  onEvent: (event: HostEvent) => void,
+  onMalformed: (payload: string) => void,
+): Promise<() => Promise<void>> {
+  return await database.listen(CHANNEL, (payload) => {
+    let value: unknown;
+    try {
+      value = JSON.parse(payload);
+    } catch {
+      return onMalformed(payload);
+    }
+    const parsed = HostEvent.safeParse(value);
+    if (parsed.success) onEvent(parsed.data);
+    else onMalformed(payload);
+  });
+}
