@@ -21,7 +21,12 @@ test("prunes spent throttle counters and long-expired tokens, keeping live ones"
     { id: "ott_old", purpose: "mfa", tokenHash: "a".repeat(64), expiresAt: hours(-48) },
     { id: "ott_recent", purpose: "mfa", tokenHash: "b".repeat(64), expiresAt: hours(-1) },
   ]);
-  expect(await runMaintenance(t.deps)).toEqual({ throttles: 1, tokens: 1, rateLimits: 0 });
+  expect(await runMaintenance(t.deps)).toEqual({
+    throttles: 1,
+    tokens: 1,
+    rateLimits: 0,
+    metrics: 0,
+  });
   const keys = await t.database.rawSql("select key from login_throttles order by key");
   expect(keys.map((r) => r.key)).toEqual(["acct:live@example.com", "ip:192.0.2.1"]);
   const tokens = await t.database.rawSql("select id from one_time_tokens");
