@@ -8,6 +8,7 @@ import { createSecrets } from "./auth/secrets.ts";
 import { sessionValidator } from "./auth/session-check.ts";
 import type { Config } from "./config.ts";
 import type { AppDeps, RuntimeAdapters } from "./deps.ts";
+import { type AgentHubOptions, createAgentHub } from "./hub/agent-hub.ts";
 import type { Logger } from "./log.ts";
 import { memoryRateLimitStore } from "./rate-limit-store.ts";
 import type { Readiness } from "./readiness.ts";
@@ -22,8 +23,10 @@ export async function buildAppDeps(parts: {
   database: Database;
   readiness: Readiness;
   now?: () => Date;
+  /** Agent hub timings; tests shorten them. */
+  agentHub?: AgentHubOptions;
 }): Promise<AppDeps> {
-  return {
+  const deps: AppDeps = {
     ...parts.adapters,
     config: parts.config,
     log: parts.log,
@@ -41,5 +44,8 @@ export async function buildAppDeps(parts: {
       : memoryRateLimitStore(),
     version: CADDIS_VERSION,
     now: parts.now ?? (() => new Date()),
+    // The hub reads the deps it belongs to only once sockets arrive.
+    agentHub: createAgentHub(() => deps, parts.agentHub),
   };
+  return deps;
 }

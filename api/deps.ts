@@ -13,6 +13,7 @@ import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
 import type { RateLimitStore } from "./rate-limit-store.ts";
 import type { Readiness } from "./readiness.ts";
+import type { AgentHub } from "./hub/agent-hub.ts";
 import type { PageUser } from "../web/page-user.ts";
 
 /** Options the runtime's static-file middleware (`hono/bun`, `hono/deno`) accepts. */
@@ -53,6 +54,8 @@ export interface AppDeps extends RuntimeAdapters {
   commandSigner: CommandSigner;
   /** This API process's id among replicas sharing the database; recorded on agent sockets. */
   replicaId: string;
+  /** The agent sockets this process holds; the entry point starts and stops it. */
+  agentHub: AgentHub;
   /** Request counts for rate limiting: in memory, or in PostgreSQL shared by replicas. */
   rateLimitStore: RateLimitStore;
   version: string;

@@ -2,11 +2,13 @@ import type { Server } from "bun";
 import { Writable } from "node:stream";
 import type { Hono } from "hono";
 import { getConnInfo, serveStatic } from "hono/bun";
+import type { UpgradeWebSocket } from "hono/ws";
 import { createApp } from "../../api/app.ts";
 import { generateKeyringEntry } from "../../api/auth/secrets.ts";
 import { buildAppDeps } from "../../api/build-deps.ts";
 import { readConfig } from "../../api/config.ts";
 import type { AppDeps, AppEnv } from "../../api/deps.ts";
+import type { AgentHubOptions } from "../../api/hub/agent-hub.ts";
 import { createLogger } from "../../api/log.ts";
 import { startReadiness } from "../../api/readiness.ts";
 import type { Database } from "../../db/client.ts";
@@ -25,7 +27,13 @@ export interface TestApp {
 
 /** Builds a test app; pass `database` to share one across apps in the same file. */
 export async function createTestApp(
-  options: { database?: TestDatabase; env?: Record<string, string>; now?: () => Date } = {},
+  options: {
+    database?: TestDatabase;
+    env?: Record<string, string>;
+    now?: () => Date;
+    /** For apps served with agent sockets (scripts/testing/agent-server.ts). */
+    agentSocket?: { upgradeWebSocket: UpgradeWebSocket; hub?: AgentHubOptions };
+  } = {},
 ): Promise<TestApp> {
   const database = options.database ?? (await openTestDatabase());
   const config = readConfig({
@@ -51,12 +59,14 @@ export async function createTestApp(
       runtime: { name: "bun", version: Bun.version },
       serveStatic,
       clientAddress: (c) => getConnInfo(c).remote.address,
+      upgradeWebSocket: options.agentSocket?.upgradeWebSocket,
     },
     config,
     log,
     database,
     readiness,
     now: options.now,
+    agentHub: options.agentSocket?.hub,
   });
   return {
     app: createApp(deps),

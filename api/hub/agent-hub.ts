@@ -1,0 +1,187 @@
+// The API side of the agent channel: every agent socket this replica holds, one per host; host
+// events from every replica (commands, desired state, revocation) routed to the socket they
+// concern; and one sweep for the whole hub that sends heartbeats, closes silent sockets and
+// writes last_seen_at in one batched statement.
+import type { WSEvents } from "hono/ws";
+import { CLOSE, TIMING } from "../../agent/protocol/version.ts";
+import type { AppDeps } from "../deps.ts";
+import { markDisconnected, releaseReplica, touchLastSeen } from "../services/agent-sessions.ts";
+import { type HostEvent, listenHostEvents } from "../services/host-events.ts";
+import { AgentConnection } from "./agent-connection.ts";
+import { REVOKED } from "./agent-hello.ts";
+import type { HubLink, HubTiming } from "./hub-link.ts";
+
+// RFC 6455: the server is going away (shutting down), or cannot take the socket yet.
+const GOING_AWAY = 1001;
+const TRY_AGAIN_LATER = 1013;
+
+/** The agent sockets of this API process. */
+export interface AgentHub {
+  /** Listens for host events from every replica and starts the sweep; sockets are refused before. */
+  start(): Promise<void>;
+  /** Closes every socket, writes what is pending and marks this replica's hosts disconnected. */
+  stop(): Promise<void>;
+  /** Whether this replica holds an authenticated socket for the host. */
+  isConnected(hostId: string): boolean;
+  /** How many hosts have an authenticated socket here. */
+  connectedCount(): number;
+  /** The event handlers of one new socket; `ip` is the caller's address, for the audit. */
+  accept(peer: { ip: string | undefined }): WSEvents;
+}
+
+/** Timings and limits; tests shorten them. Defaults are the protocol's TIMING. */
+export interface AgentHubOptions extends Partial<HubTiming> {
+  /** How often the sweep runs (heartbeats due, silent sockets). */
+  sweepMs?: number;
+  /** How often last_seen_at is written for the hosts heard from since. */
+  lastSeenFlushMs?: number;
+}
+
+/** Builds the hub; `getDeps` is read lazily because the hub itself is one of the deps. */
+export function createAgentHub(getDeps: () => AppDeps, options: AgentHubOptions = {}): AgentHub {
+  const timing: HubTiming = {
+    challengeTimeoutMs: options.challengeTimeoutMs ?? TIMING.challengeTimeoutMs,
+    heartbeatMs: options.heartbeatMs ?? TIMING.heartbeatMs,
+    peerTimeoutMs: options.peerTimeoutMs ?? TIMING.peerTimeoutMs,
+    clockSkewMs: options.clockSkewMs ?? TIMING.clockSkewMs,
+    maxBadFrames: options.maxBadFrames ?? 20,
+  };
+  const sweepMs = options.sweepMs ?? 1_000;
+  const lastSeenFlushMs = options.lastSeenFlushMs ?? 5_000;
+  const sockets = new Set<AgentConnection>();
+  const byHost = new Map<string, AgentConnection>();
+  let heardFrom = new Set<string>();
+  let running = false;
+  let starting: Promise<void> | undefined;
+  let sweepTimer: ReturnType<typeof setInterval> | undefined;
+  let unlisten: (() => Promise<void>) | undefined;
+  let lastFlushAt = 0;
+  let flushing: Promise<void> = Promise.resolve();
+  const clock = () => performance.now();
+
+  const link: HubLink = {
+    get deps() {
+      return getDeps();
+    },
+    timing,
+    clock,
+    adopt(conn) {
+      const hostId = conn.host?.id;
+      if (!hostId) return;
+      const previous = byHost.get(hostId);
+      byHost.set(hostId, conn);
+      if (previous && previous !== conn) {
+        previous.close(CLOSE.replaced, "replaced by a newer connection");
+      }
+    },
+    release(conn) {
+      sockets.delete(conn);
+      const hostId = conn.host?.id;
+      if (!hostId || byHost.get(hostId) !== conn) return;
+      byHost.delete(hostId);
+      // After the frames already received are handled, so a `hello` still being stored cannot
+      // mark the host connected again behind this write.
+      void conn.settled().then(async () => {
+        if (!running || byHost.has(hostId)) return;
+        const deps = getDeps();
+        try {
+          await markDisconnected(deps.database.db, hostId, deps.replicaId);
+        } catch (err) {
+          deps.log.error({ err, hostId }, "agent hub: could not mark a host disconnected");
+        }
+      });
+    },
+    heard(hostId) {
+      heardFrom.add(hostId);
+    },
+  };
+
+  const onEvent = (event: HostEvent) => {
+    const conn = byHost.get(event.hostId);
+    if (!conn) return;
+    if (event.event === "revoked") {
+      conn.close(REVOKED.close, REVOKED.reason, REVOKED.error);
+    } else if (event.event === "commands") {
+      conn.deliver({ commands: true });
+    } else if (event.event === "desired_state") {
+      conn.deliver({ desired: true });
+    }
+  };
+
+  const flushLastSeen = () => {
+    const ids = [...heardFrom];
+    heardFrom = new Set();
+    if (ids.length === 0) return flushing;
+    const deps = getDeps();
+    // Chained, so a slow write is never overtaken by the next one.
+    flushing = flushing.then(() => touchLastSeen(deps.database.db, ids, deps.now())).catch(
+      (err) =>
+        deps.log.error({ err, hosts: ids.length }, "agent hub: could not write last_seen_at"),
+    );
+    return flushing;
+  };
+
+  const sweep = () => {
+    const now = clock();
+    for (const conn of sockets) conn.tick(now);
+    if (now - lastFlushAt >= lastSeenFlushMs) {
+      lastFlushAt = now;
+      void flushLastSeen();
+    }
+  };
+
+  return {
+    start() {
+      starting ??= (async () => {
+        const deps = getDeps();
+        unlisten = await listenHostEvents(deps.database, onEvent, (payload) => {
+          deps.log.warn({ payload: payload.slice(0, 200) }, "agent hub: malformed host event");
+        });
+        lastFlushAt = clock();
+        sweepTimer = setInterval(sweep, sweepMs);
+        running = true;
+      })().catch((err) => {
+        // A failed start (database unreachable) may be retried.
+        starting = undefined;
+        throw err;
+      });
+      return starting;
+    },
+    async stop() {
+      await starting?.catch(() => {});
+      if (!running) return;
+      running = false;
+      starting = undefined;
+      clearInterval(sweepTimer);
+      await unlisten?.();
+      const open = [...sockets];
+      for (const conn of open) conn.close(GOING_AWAY, "API shutting down");
+      await Promise.allSettled(open.map((conn) => conn.settled()));
+      await flushLastSeen();
+      const deps = getDeps();
+      try {
+        await releaseReplica(deps.database.db, deps.replicaId);
+      } catch (err) {
+        deps.log.error({ err }, "agent hub: could not mark this replica's hosts disconnected");
+      }
+    },
+    isConnected: (hostId) => byHost.has(hostId),
+    connectedCount: () => byHost.size,
+    accept(peer) {
+      const conn = new AgentConnection(link, peer.ip);
+      return {
+        onOpen(_event, ws) {
+          if (!running) {
+            getDeps().log.warn("agent hub: refused a socket because the hub is not running");
+            ws.close(TRY_AGAIN_LATER, "not ready");
+            return;
+          }
+          sockets.add(conn);
+          conn.open(ws);
+        },
+        onMessage: (event) => conn.receive(event.data),
+        onClose: () => conn.finish(),
+      };
+    },
+  };
+}

@@ -1,0 +1,51 @@
+// What a ready agent reports on its socket, each stored by the service that owns it: observed
+// state, command progress and results, usage samples.
+import type { AgentFrame } from "../../agent/protocol/frames.ts";
+import type { AppDeps } from "../deps.ts";
+import { markCommandRunning } from "../services/agent-command-delivery.ts";
+import { recordCommandRejected, recordCommandResult } from "../services/agent-command-results.ts";
+import type { HostRef } from "../services/agent-commands.ts";
+import { recordObservedState } from "../services/agent-sessions.ts";
+import { recordMetrics } from "../services/host-metrics.ts";
+import type { HostOutbox } from "./host-outbox.ts";
+
+/** The frames only a ready (authenticated, hello received) agent may send. */
+export type ReportFrame = Extract<
+  AgentFrame,
+  { type: "observed_state" | "command_ack" | "command_result" | "command_rejected" | "metrics" }
+>;
+
+/**
+ * Stores one report. Command answers first wait for a delivery in progress, so a command is
+ * marked `sent` before its acknowledgement marks it `running`; after a command ends, the next
+ * one for its site may go out.
+ */
+export async function handleReport(
+  deps: AppDeps,
+  host: HostRef,
+  outbox: HostOutbox,
+  frame: ReportFrame,
+): Promise<void> {
+  const db = deps.database.db;
+  switch (frame.type) {
+    case "observed_state":
+      return await recordObservedState(db, host.id, frame.observed);
+    case "metrics":
+      return await recordMetrics(deps, host, frame.sample);
+    case "command_ack":
+      await outbox.idle();
+      return await markCommandRunning(db, host.id, frame.commandId, deps.now());
+    case "command_result":
+      await outbox.idle();
+      await recordCommandResult(deps, host, frame);
+      outbox.forget(frame.commandId);
+      void outbox.request({ commands: true });
+      return;
+    case "command_rejected":
+      await outbox.idle();
+      await recordCommandRejected(deps, host, frame);
+      if (frame.commandId) outbox.forget(frame.commandId);
+      void outbox.request({ commands: true });
+      return;
+  }
+}

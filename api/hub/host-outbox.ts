@@ -1,0 +1,91 @@
+// Sends one connected host its desired state and commands, one delivery at a time: requests that
+// arrive while a delivery runs (a NOTIFY, a result that frees the next command) are folded into
+// one more pass, so two deliveries for a host never interleave and none is lost.
+import type { ServerFrame } from "../../agent/protocol/frames.ts";
+import type { AppDeps } from "../deps.ts";
+import { markCommandsSent, openCommandsForDelivery } from "../services/agent-command-delivery.ts";
+import { desiredStateFor } from "../services/desired-state.ts";
+
+/** What a delivery pass should send. */
+export interface DeliveryRequest {
+  desired?: boolean;
+  commands?: boolean;
+}
+
+/** The serialised sender of one socket's desired state and commands. */
+export interface HostOutbox {
+  /** Asks for a pass; resolves when the pass that covers this request has finished. */
+  request(what: DeliveryRequest): Promise<void>;
+  /** Resolves when no pass is running (answers wait for it, so `sent` is written before `running`). */
+  idle(): Promise<void>;
+  /** The agent finished with this command: it may be sent again on a later connection only. */
+  forget(commandId: string): void;
+  /** The socket closed: sends nothing more. */
+  stop(): void;
+}
+
+/** Builds the outbox of one authenticated socket; `send` returns false once the socket is gone. */
+export function createHostOutbox(
+  deps: AppDeps,
+  hostId: string,
+  send: (frame: ServerFrame) => boolean,
+): HostOutbox {
+  let wantDesired = false;
+  let wantCommands = false;
+  let stopped = false;
+  let running: Promise<void> | undefined;
+  // Commands written to this socket; a NOTIFY for another command must not re-send these while
+  // the agent works on them (a reconnect re-sends every open one).
+  const sentHere = new Set<string>();
+
+  const sendDesired = async () => {
+    const state = await desiredStateFor(deps.database.db, hostId);
+    send({ type: "desired_state", state });
+  };
+
+  const sendCommands = async () => {
+    const now = deps.now();
+    const open = await openCommandsForDelivery(deps.database.db, hostId, now);
+    const written: string[] = [];
+    for (const command of open) {
+      if (stopped) break;
+      if (sentHere.has(command.id)) continue;
+      if (!send({ type: "command", body: command.body, signature: command.signature })) break;
+      sentHere.add(command.id);
+      written.push(command.id);
+    }
+    if (written.length > 0) await markCommandsSent(deps.database.db, written, now);
+  };
+
+  const drain = async () => {
+    // Yield once, so `running` is set before this can finish and clear it.
+    await Promise.resolve();
+    while (!stopped && (wantDesired || wantCommands)) {
+      const desired = wantDesired;
+      wantDesired = false;
+      if (!desired) wantCommands = false;
+      try {
+        await (desired ? sendDesired() : sendCommands());
+      } catch (err) {
+        // The next event or reconnect tries again; retrying here could spin on a database outage.
+        deps.log.error({ err, hostId }, "agent hub: delivery to the agent failed");
+      }
+    }
+    // Cleared in the same step as the last check: a request arriving later starts a new drain.
+    running = undefined;
+  };
+
+  return {
+    request(what) {
+      if (what.desired) wantDesired = true;
+      if (what.commands) wantCommands = true;
+      running ??= drain();
+      return running;
+    },
+    idle: () => running ?? Promise.resolve(),
+    forget: (commandId) => void sentHere.delete(commandId),
+    stop() {
+      stopped = true;
+    },
+  };
+}
