@@ -12,10 +12,13 @@ import { AppError } from "./errors.ts";
 import { requestLog, securityHeaders } from "./middleware.ts";
 import { resolveClientIp } from "./request-context.ts";
 import { accountRoutes } from "./routes/account.ts";
+import { agentSocketRoutes } from "./routes/agent-ws.ts";
+import { agentEnrolRoutes } from "./routes/agent-enrol.ts";
 import { apiTokensRoutes } from "./routes/api-tokens.ts";
 import { auditRoutes } from "./routes/audit.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { hostsRoutes } from "./routes/hosts.ts";
 import { invitationsRoutes } from "./routes/invitations.ts";
 import { membersRoutes } from "./routes/members.ts";
 import { rolesRoutes } from "./routes/roles.ts";
@@ -62,6 +65,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/api/v1", membersRoutes(deps));
   app.route("/api/v1", invitationsRoutes(deps));
   app.route("/api/v1", apiTokensRoutes(deps));
+  app.route("/api/v1", agentSocketRoutes(deps));
+  app.route("/api/v1", hostsRoutes(deps));
+  app.route("/api/v1", agentEnrolRoutes(deps));
   app.route("/", webRoutes(deps));
 
   app.onError(handleError(deps.log));

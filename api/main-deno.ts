@@ -16,6 +16,10 @@ try {
 }
 
 const { app, config, log, shutdown } = started;
+if (config.embeddedAgent) {
+  // The agent is a Bun program; on Deno it runs as its own process (`bun agent/main.ts run`).
+  log.warn("The embedded agent runs only when the API runs on Bun; start the agent separately");
+}
 const server = Deno.serve({
   hostname: config.host,
   port: config.port,

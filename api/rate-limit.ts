@@ -11,7 +11,11 @@ import type { RateLimitCounter } from "./rate-limit-store.ts";
 
 const EXEMPT_PATHS = new Set(["/healthz", "/readyz"]);
 // Public posts that check a password or spend a one-time token, outside `/api/v1/auth/`.
-const AUTH_API_POSTS = new Set(["/api/v1/setup", "/api/v1/invitations/accept"]);
+const AUTH_API_POSTS = new Set([
+  "/api/v1/setup",
+  "/api/v1/invitations/accept",
+  "/api/v1/agent/enroll",
+]);
 const AUTH_PAGE_POSTS = new Set(["/login", "/login/2fa", "/setup", "/reset-password", "/invite"]);
 // A store outage is logged at most this often rather than on every request.
 const OUTAGE_LOG_INTERVAL_MS = 60_000;

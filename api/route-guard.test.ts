@@ -25,6 +25,9 @@ const PUBLIC_ROUTES = new Set([
   "POST /api/v1/invitations/accept",
   "GET /invite",
   "POST /invite",
+  // Agents have no account: the one-time enrolment token, then a signed challenge, are the proof.
+  "POST /api/v1/agent/enroll",
+  "GET /api/v1/agent/ws",
 ]);
 
 let t: TestApp;

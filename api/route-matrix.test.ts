@@ -130,3 +130,41 @@ test("another tenant's admin gets 404 for this tenant's path-addressed routes wi
   }
   expect(wrong).toEqual([]);
 });
+
+// The hosts feature's routes with the permission each needs, written out from the issue, so a
+// route added or loosened without updating this list fails here even if the matrix agrees.
+const HOST_ROUTES: Record<string, Permission | "public"> = {
+  "POST /api/v1/hosts": "hosts.create",
+  "GET /api/v1/hosts": "hosts.read",
+  "GET /api/v1/hosts/:id": "hosts.read",
+  "DELETE /api/v1/hosts/:id": "hosts.delete",
+  "POST /api/v1/hosts/:id/enrolment": "hosts.update",
+  "POST /api/v1/hosts/:id/diagnose": "hosts.update",
+  "GET /api/v1/hosts/:id/commands": "hosts.read",
+  "GET /api/v1/hosts/:id/commands/:commandId": "hosts.read",
+  "DELETE /api/v1/hosts/:id/commands/:commandId": "hosts.update",
+  "GET /api/v1/hosts/:id/metrics": "hosts.read",
+  "POST /api/v1/agent/enroll": "public",
+  "GET /api/v1/agent/ws": "public",
+  "GET /hosts": "hosts.read",
+  "GET /hosts/new": "hosts.create",
+  "POST /hosts/new": "hosts.create",
+  "GET /hosts/:id": "hosts.read",
+  "POST /hosts/:id/diagnose": "hosts.update",
+  "POST /hosts/:id/enrolment": "hosts.update",
+  "POST /hosts/:id/revoke": "hosts.delete",
+};
+
+test("the hosts routes exist and declare the permissions the issue gives them", () => {
+  const table = new Map(routeTable(t.app).map((r) => [`${r.method} ${r.path}`, r]));
+  const declared = Object.fromEntries(
+    Object.keys(HOST_ROUTES).map((key) => {
+      const route = table.get(key);
+      const access = route ? effectiveAccess(route) : undefined;
+      return [key, access?.kind === "permission" ? access.permission : access?.kind ?? "missing"];
+    }),
+  );
+  expect(declared).toEqual(HOST_ROUTES);
+  const hostPaths = [...table.keys()].filter((key) => /\/(hosts|agent)(\/|$)/.test(key));
+  expect(hostPaths.sort()).toEqual(Object.keys(HOST_ROUTES).sort());
+});

@@ -9,6 +9,7 @@ import type { AppDeps, AppEnv, RuntimeAdapters } from "./deps.ts";
 import { ensureDevSecrets } from "./dev-secrets.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { startReadiness } from "./readiness.ts";
+import { startHostMonitor } from "./services/host-monitor.ts";
 import { startMaintenance } from "./services/maintenance.ts";
 import { prepareSetup } from "./services/setup.ts";
 
@@ -54,9 +55,13 @@ export async function startCaddis(
   let depsBuilt: (deps: AppDeps) => void = () => {};
   const depsReady = new Promise<AppDeps>((resolve) => (depsBuilt = resolve));
   let stopMaintenance = () => {};
+  let stopHostMonitor = () => {};
   const readiness = startReadiness(database, log, async () => {
     const ready = await depsReady;
     stopMaintenance = startMaintenance(ready);
+    // Agents may connect from now on: listen for host events from every replica.
+    await ready.agentHub.start();
+    stopHostMonitor = startHostMonitor(ready);
     await announceSetup(ready);
   });
   const deps = await buildAppDeps({ adapters, config, log, database, readiness });
@@ -70,6 +75,8 @@ export async function startCaddis(
     async shutdown() {
       readiness.stop();
       stopMaintenance();
+      stopHostMonitor();
+      await deps.agentHub.stop();
       await database.close();
       log.flush();
     },

@@ -16,6 +16,7 @@ export const STATIC_ROOT: string = fileURLToPath(new URL("./static/", import.met
  */
 const ASSET_FILES = [
   "app.css",
+  "copy.js",
   "favicon.svg",
   "session.js",
   "vendor/htmx-2.0.11.min.js",

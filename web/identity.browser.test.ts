@@ -67,7 +67,7 @@ testWithTools(
       await page.getByLabel("Email").fill(EMAIL);
       await page.getByLabel("Password").fill(TEST_PASSWORD);
       await page.getByLabel("Organisation name").fill("Acme");
-      await submitTo(page, "Create account", "/status");
+      await submitTo(page, "Create account", "/");
       // Chromium keeps Secure and __Host- cookies on http://127.0.0.1: it is a secure context.
       const names = (await context.cookies()).map((c) => c.name).sort();
       expect(names).toEqual([
@@ -97,7 +97,7 @@ testWithTools(
       await signInWithPassword(page);
       const nextStep = BigInt(Math.floor(Date.now() / 30_000) + 1);
       await page.getByLabel("Authentication code").fill(generateHOTP(secret, nextStep, 6));
-      await submitTo(page, "Verify", "/status");
+      await submitTo(page, "Verify", "/");
       await signOut(page);
 
       // Password plus a backup code, from the form folded away under <details>; without the
@@ -106,7 +106,7 @@ testWithTools(
       await signInWithPassword(page);
       await page.getByText("Use a backup code instead").click();
       await page.getByLabel("Backup code").fill(codes[0] ?? "");
-      await submitTo(page, "Verify backup code", "/status");
+      await submitTo(page, "Verify backup code", "/");
 
       await page.goto(`${origin}/account`);
       const events = await page.locator("#security-events tbody").innerText();

@@ -8,12 +8,20 @@ import { Button, Flash, type FlashMessage } from "./components.tsx";
 import type { PageUser } from "./page-user.ts";
 
 /** The top-level sections of the panel, one per navigation link. */
-export type NavSection = "dashboard" | "members" | "roles" | "audit" | "tenants" | "account";
+export type NavSection =
+  | "dashboard"
+  | "hosts"
+  | "members"
+  | "roles"
+  | "audit"
+  | "tenants"
+  | "account";
 
-// Only pages that exist (sites and hosts arrive with their features), and only those the user may
+// Only pages that exist (sites arrive with their feature), and only those the user may
 // open in the active tenant; the pages check the permission again, this only avoids dead links.
 const NAVIGATION: { section: NavSection; label: string; href: string; needs?: Permission }[] = [
   { section: "dashboard", label: "Dashboard", href: "/" },
+  { section: "hosts", label: "Hosts", href: "/hosts", needs: "hosts.read" },
   { section: "members", label: "Members", href: "/members", needs: "users.read" },
   { section: "roles", label: "Roles", href: "/roles", needs: "roles.read" },
   { section: "audit", label: "Audit", href: "/audit", needs: "audit.read" },

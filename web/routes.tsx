@@ -9,6 +9,8 @@ import { twoFactorPages } from "./handlers/account-2fa.tsx";
 import { sessionPages } from "./handlers/account-sessions.tsx";
 import { accountTokensPages } from "./handlers/account-tokens.tsx";
 import { auditPages } from "./handlers/audit.tsx";
+import { dashboardPages } from "./handlers/dashboard.tsx";
+import { hostsPages } from "./handlers/hosts.tsx";
 import { invitationsPages } from "./handlers/invitations.tsx";
 import { membersPages } from "./handlers/members.tsx";
 import { rolesPages } from "./handlers/roles.tsx";
@@ -50,8 +52,7 @@ export function webRoutes(deps: AppDeps): Hono<AppEnv> {
   // After static files, so they cost nothing; the middleware itself skips the JSON API.
   routes.use("*", loadPageUser(deps));
 
-  // Until the dashboard exists, the status page is the signed-in front page.
-  routes.get("/", requireSignedIn("/"), (c) => c.redirect("/status"));
+  routes.route("/", dashboardPages(deps));
 
   routes.get("/status", publicRoute, async (c) => {
     const report = await statusReport(deps);
@@ -74,6 +75,7 @@ export function webRoutes(deps: AppDeps): Hono<AppEnv> {
   routes.route("/", rolesPages(deps));
   routes.route("/", invitationsPages(deps));
   routes.route("/", tenantsPages(deps));
+  routes.route("/", hostsPages(deps));
 
   return routes;
 }

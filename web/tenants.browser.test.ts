@@ -46,7 +46,7 @@ testWithTools(
       await page.getByLabel("Email").fill(EMAIL);
       await page.getByLabel("Password").fill(TEST_PASSWORD);
       await Promise.all([
-        page.waitForURL(`${origin}/status`),
+        page.waitForURL(`${origin}/`),
         page.getByRole("button", { name: "Sign in", exact: true }).click(),
       ]);
 

@@ -103,12 +103,13 @@ describe("account page", () => {
     );
   });
 
-  test("a signed-in browser at / goes to the status page, with the signed-in header", async () => {
+  test("a signed-in browser at / gets the dashboard, with the signed-in header", async () => {
     const browser = await signIn();
     const root = await request(browser, "/");
-    expect(root.headers.get("location")).toBe("/status");
-    const status = await (await request(browser, "/status")).text();
-    expect(status).toContain('<a href="/account">Account</a>');
+    expect(root.status).toBe(200);
+    const dashboard = await root.text();
+    expect(dashboard).toContain("<h1>Dashboard</h1>");
+    expect(dashboard).toContain('<a href="/account">Account</a>');
   });
 
   test("a user agent with markup is rendered as text", async () => {

@@ -59,10 +59,16 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 describe("navigation", () => {
-  test("offers Members, Roles and Audit only to holders of their permissions", async () => {
-    expect(navLabels(await page(as.viewer!))).toEqual(["Dashboard", "Tenants", "Account"]);
+  test("offers Hosts, Members, Roles and Audit only to holders of their permissions", async () => {
+    expect(navLabels(await page(as.viewer!))).toEqual([
+      "Dashboard",
+      "Hosts",
+      "Tenants",
+      "Account",
+    ]);
     expect(navLabels(await page(as.admin!))).toEqual([
       "Dashboard",
+      "Hosts",
       "Members",
       "Roles",
       "Audit",
