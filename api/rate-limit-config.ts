@@ -8,9 +8,12 @@
 // A group named here replaces that group's whole default list; at most one rule per window.
 
 /** The endpoint groups, each with budgets of its own. */
-export const RATE_LIMIT_GROUPS = ["api", "auth", "pages"] as const;
+export const RATE_LIMIT_GROUPS = ["api", "auth", "pages", "agent"] as const;
 
-/** One endpoint group: `auth` (sign-in, setup, reset), `api` (other JSON), `pages` (HTML). */
+/**
+ * One endpoint group: `auth` (sign-in, setup, reset), `api` (other JSON), `pages` (HTML), `agent`
+ * (agent socket connections, which many hosts behind one address may open).
+ */
 export type RateLimitGroup = (typeof RATE_LIMIT_GROUPS)[number];
 
 /** At most `limit` requests per fixed window of `windowSeconds`, aligned to the clock. */
@@ -28,6 +31,9 @@ export const DEFAULT_RATE_LIMITS: RateLimits = {
   auth: [{ limit: 10, windowSeconds: 60 }, { limit: 100, windowSeconds: 3600 }],
   // A page load is one request (assets are exempt), but people click around quickly.
   pages: [{ limit: 300, windowSeconds: 60 }, { limit: 5000, windowSeconds: 3600 }],
+  // Each connection must still pass the signed challenge; the budget only blunts socket floods
+  // while leaving room for a fleet behind one NAT reconnecting after an API restart.
+  agent: [{ limit: 600, windowSeconds: 60 }, { limit: 20_000, windowSeconds: 3600 }],
 };
 
 const WINDOW_SECONDS: Record<string, number> = {

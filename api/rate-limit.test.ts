@@ -197,6 +197,8 @@ test("requests are grouped by path and method; only posts are auth", () => {
   expect(rateLimitGroup("POST", "/login/2fa")).toBe("auth");
   expect(rateLimitGroup("POST", "/reset-password")).toBe("auth");
   expect(rateLimitGroup("GET", "/login")).toBe("pages");
+  expect(rateLimitGroup("GET", "/api/v1/agent/ws")).toBe("agent");
+  expect(rateLimitGroup("POST", "/api/v1/agent/enroll")).toBe("auth");
   expect(rateLimitGroup("POST", "/logout")).toBe("pages");
   expect(rateLimitGroup("GET", "/status")).toBe("pages");
 });

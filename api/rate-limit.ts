@@ -8,6 +8,7 @@ import type { AppDeps, AppEnv } from "./deps.ts";
 import { AppError } from "./errors.ts";
 import type { RateLimitGroup, RateLimitRule } from "./rate-limit-config.ts";
 import type { RateLimitCounter } from "./rate-limit-store.ts";
+import { AGENT_SOCKET_PATH } from "../agent/protocol/enrolment.ts";
 
 const EXEMPT_PATHS = new Set(["/healthz", "/readyz"]);
 // Public posts that check a password or spend a one-time token, outside `/api/v1/auth/`.
@@ -26,6 +27,7 @@ export function rateLimitGroup(method: string, path: string): RateLimitGroup | u
   // Only posts carry passwords, codes and tokens to check; reading one's own sessions or showing
   // a form is ordinary traffic, and a panel reloading it must not trip the strict budget.
   if (method === "POST" && isAuthPost(path)) return "auth";
+  if (path === AGENT_SOCKET_PATH) return "agent";
   if (path === "/api" || path.startsWith("/api/")) return "api";
   return "pages";
 }
