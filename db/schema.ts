@@ -1,4 +1,5 @@
 import { sql } from "drizzle-orm";
+import { COMMAND_STATES } from "../agent/protocol/commands.ts";
 import {
   type AnyPgColumn,
   bigint,
@@ -367,18 +368,7 @@ export const agentCommands = pgTable("agent_commands", {
   /** The signed envelope's exact JSON text and its Ed25519 signature. */
   body: text("body").notNull(),
   signature: text("signature").notNull(),
-  state: text("state", {
-    enum: [
-      "queued",
-      "sent",
-      "running",
-      "succeeded",
-      "failed",
-      "expired",
-      "superseded",
-      "cancelled",
-    ],
-  }).notNull().default("queued"),
+  state: text("state", { enum: COMMAND_STATES }).notNull().default("queued"),
   issuedBy: text("issued_by"),
   createdAt: createdAt(),
   notBefore: at("not_before").notNull(),
