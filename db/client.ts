@@ -23,9 +23,15 @@ export interface Database {
   /**
    * Subscribes to a PostgreSQL `NOTIFY` channel (delivered after the sending transaction commits);
    * resolves once listening, with a function that stops it. On a server this holds one dedicated
-   * connection for all channels.
+   * connection for all channels, which reconnects with backoff when it drops. `onListen` runs on
+   * every successful (re)subscription (once on PGlite): notifications sent while the connection
+   * was down are lost, so a caller may need to catch up after the first.
    */
-  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  listen(
+    channel: string,
+    onPayload: (payload: string) => void,
+    onListen?: () => void,
+  ): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -45,9 +51,19 @@ export async function openDatabase(
       kind: "server",
       location: displayUrl(target.url),
       migrate: () => migrateServer(target.url),
-      async listen(channel, onPayload) {
-        const { unlisten } = await client.listen(channel, onPayload);
-        return unlisten;
+      async listen(channel, onPayload, onListen) {
+        // After a reconnect postgres-js holds the listener under a new identity that its
+        // `unlisten` no longer finds, so this flag is what reliably stops the callbacks.
+        let active = true;
+        const { unlisten } = await client.listen(channel, (payload) => {
+          if (active) onPayload(payload);
+        }, () => {
+          if (active) onListen?.();
+        });
+        return async () => {
+          active = false;
+          await unlisten();
+        };
       },
       close: () => client.end({ timeout: 5 }),
     };
@@ -59,8 +75,11 @@ export async function openDatabase(
     kind: "embedded",
     location: "dataDir" in target ? target.dataDir : "memory",
     migrate: () => migrateEmbedded(client),
-    async listen(channel, onPayload) {
-      return await client.listen(channel, onPayload);
+    async listen(channel, onPayload, onListen) {
+      // In-process, the subscription cannot drop: it is established exactly once.
+      const unlisten = await client.listen(channel, onPayload);
+      onListen?.();
+      return unlisten;
     },
     close: () => client.close(),
   };

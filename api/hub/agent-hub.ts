@@ -6,7 +6,7 @@ import type { WSEvents } from "hono/ws";
 import { CLOSE, TIMING } from "../../agent/protocol/version.ts";
 import type { AppDeps } from "../deps.ts";
 import { markDisconnected, releaseReplica, touchLastSeen } from "../services/agent-sessions.ts";
-import { type HostEvent, listenHostEvents } from "../services/host-events.ts";
+import { type HostEvent, listenHostEvents, revokedHostIds } from "../services/host-events.ts";
 import { AgentConnection } from "./agent-connection.ts";
 import { REVOKED } from "./agent-hello.ts";
 import type { HubLink, HubTiming } from "./hub-link.ts";
@@ -108,6 +108,28 @@ export function createAgentHub(getDeps: () => AppDeps, options: AgentHubOptions 
     }
   };
 
+  // The listening connection came back: whatever replicas sent meanwhile is lost, so catch up from
+  // the tables for every socket held here, as if each of its events had arrived.
+  const resync = async () => {
+    const held = [...byHost];
+    if (!running || held.length === 0) return;
+    const deps = getDeps();
+    deps.log.warn(
+      { sockets: held.length },
+      "agent hub: host events were re-subscribed; delivering again to every socket",
+    );
+    let revoked = new Set<string>();
+    try {
+      revoked = new Set(await revokedHostIds(deps.database.db, held.map(([hostId]) => hostId)));
+    } catch (err) {
+      deps.log.error({ err }, "agent hub: could not check for hosts revoked meanwhile");
+    }
+    for (const [hostId, conn] of held) {
+      if (revoked.has(hostId)) conn.close(REVOKED.close, REVOKED.reason, REVOKED.error);
+      else conn.deliver({ desired: true, commands: true });
+    }
+  };
+
   const flushLastSeen = () => {
     const ids = [...heardFrom];
     heardFrom = new Set();
@@ -134,8 +156,13 @@ export function createAgentHub(getDeps: () => AppDeps, options: AgentHubOptions 
     start() {
       starting ??= (async () => {
         const deps = getDeps();
+        let subscribed = false;
         unlisten = await listenHostEvents(deps.database, onEvent, (payload) => {
           deps.log.warn({ payload: payload.slice(0, 200) }, "agent hub: malformed host event");
+        }, () => {
+          // The first subscription is this start; every later one follows a lost connection.
+          if (subscribed) void resync();
+          subscribed = true;
         });
         lastFlushAt = clock();
         sweepTimer = setInterval(sweep, sweepMs);

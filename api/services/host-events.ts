@@ -1,9 +1,10 @@
 // Host events travel through PostgreSQL NOTIFY, so every API replica hears them: the one holding
 // a host's socket delivers commands and desired state, and waiters anywhere learn a command ended.
 // Sent inside the transaction that caused them, they are delivered only if it commits.
-import { sql } from "drizzle-orm";
+import { and, inArray, isNotNull, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Database, Db, Tx } from "../../db/client.ts";
+import { hosts } from "../../db/schema.ts";
 
 const CHANNEL = "caddis_host_events";
 
@@ -27,11 +28,14 @@ export async function notifyHostEvent(tx: Tx | Db, event: HostEvent): Promise<vo
 /**
  * Calls `onEvent` for every host event any replica sends; resolves once listening, with a function
  * that stops it. A payload that does not parse goes to `onMalformed` and is otherwise ignored.
+ * `onListen` runs on every (re)subscription: after the first, events sent while the listening
+ * connection was down are lost, so the caller must catch up from the tables.
  */
 export async function listenHostEvents(
   database: Database,
   onEvent: (event: HostEvent) => void,
   onMalformed: (payload: string) => void,
+  onListen?: () => void,
 ): Promise<() => Promise<void>> {
   return await database.listen(CHANNEL, (payload) => {
     let value: unknown;
@@ -43,5 +47,13 @@ export async function listenHostEvents(
     const parsed = HostEvent.safeParse(value);
     if (parsed.success) onEvent(parsed.data);
     else onMalformed(payload);
-  });
+  }, onListen);
+}
+
+/** Which of `hostIds` are revoked: the `revoked` events a replica may have missed, from the table. */
+export async function revokedHostIds(db: Db, hostIds: string[]): Promise<string[]> {
+  if (hostIds.length === 0) return [];
+  const rows = await db.select({ id: hosts.id }).from(hosts)
+    .where(and(inArray(hosts.id, hostIds), isNotNull(hosts.revokedAt)));
+  return rows.map((row) => row.id);
 }
