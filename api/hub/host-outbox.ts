@@ -24,6 +24,9 @@ export interface HostOutbox {
   stop(): void;
 }
 
+// The longest delay setTimeout takes; a longer one fires at once.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Builds the outbox of one authenticated socket; `send` returns false once the socket is gone. */
 export function createHostOutbox(
   deps: AppDeps,
@@ -37,6 +40,8 @@ export function createHostOutbox(
   // Commands written to this socket; a NOTIFY for another command must not re-send these while
   // the agent works on them (a reconnect re-sends every open one).
   const sentHere = new Set<string>();
+  // A head that may not run yet is sent when its time comes, even if nothing else happens.
+  let wake: ReturnType<typeof setTimeout> | undefined;
 
   const sendDesired = async () => {
     const state = await desiredStateFor(deps.database.db, hostId);
@@ -45,9 +50,15 @@ export function createHostOutbox(
 
   const sendCommands = async () => {
     const now = deps.now();
-    const open = await openCommandsForDelivery(deps.database.db, hostId, now);
+    const { commands, heldUntil } = await openCommandsForDelivery(deps.database.db, hostId, now);
+    clearTimeout(wake);
+    if (heldUntil && !stopped) {
+      // Capped at setTimeout's limit; firing early only means one more pass that re-arms it.
+      const delayMs = Math.min(heldUntil.getTime() - now.getTime(), MAX_TIMER_MS);
+      wake = setTimeout(() => void outbox.request({ commands: true }), delayMs);
+    }
     const written: string[] = [];
-    for (const command of open) {
+    for (const command of commands) {
       if (stopped) break;
       if (sentHere.has(command.id)) continue;
       if (!send({ type: "command", body: command.body, signature: command.signature })) break;
@@ -75,7 +86,7 @@ export function createHostOutbox(
     running = undefined;
   };
 
-  return {
+  const outbox: HostOutbox = {
     request(what) {
       if (what.desired) wantDesired = true;
       if (what.commands) wantCommands = true;
@@ -86,6 +97,8 @@ export function createHostOutbox(
     forget: (commandId) => void sentHere.delete(commandId),
     stop() {
       stopped = true;
+      clearTimeout(wake);
     },
   };
+  return outbox;
 }

@@ -52,7 +52,7 @@ async function enqueue(
 
 const db = () => t.deps.database.db;
 const deliverable = async (host: HostRef, at = clock) =>
-  (await openCommandsForDelivery(db(), host.id, at)).map((c) => c.id);
+  (await openCommandsForDelivery(db(), host.id, at)).commands.map((c) => c.id);
 const command = (host: HostRef, id: string) => getHostCommand(db(), host.id, id);
 const finish = (id: string) =>
   t.database.rawSql(`update agent_commands set state = 'succeeded' where id = '${id}'`);
@@ -78,7 +78,7 @@ describe("openCommandsForDelivery", () => {
     clock = START;
     const host = await addHost("web-2");
     const id = await enqueue(host, "site_x");
-    const [delivered] = await openCommandsForDelivery(db(), host.id, clock);
+    const [delivered] = (await openCommandsForDelivery(db(), host.id, clock)).commands;
     const [row] = await t.database.rawSql(
       `select body, signature from agent_commands where id = '${id}'`,
     );
@@ -111,7 +111,10 @@ describe("openCommandsForDelivery", () => {
     const behind = await enqueue(host, "site_a");
     const now = await enqueue(host, "site_b");
     expect(await deliverable(host)).toEqual([now]);
+    // The outbox wakes itself then: nothing else may happen on the host meanwhile.
+    expect((await openCommandsForDelivery(db(), host.id, clock)).heldUntil).toEqual(minutes(10));
     expect(await deliverable(host, minutes(10))).toEqual([later, now]);
+    expect((await openCommandsForDelivery(db(), host.id, minutes(10))).heldUntil).toBeNull();
     await finish(later);
     expect(await deliverable(host, minutes(10))).toEqual([behind, now]);
   });

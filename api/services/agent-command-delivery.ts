@@ -69,6 +69,13 @@ function statementsFor(db: Db) {
   return made;
 }
 
+/** The commands to send a host now, and when a head held back by its not-before may go. */
+export interface DeliveryPlan {
+  commands: DeliverableCommand[];
+  /** The earliest not-before of a head that may not run yet; null when none is held back. */
+  heldUntil: Date | null;
+}
+
 /**
  * What to send a host now: first its overdue undelivered commands are marked expired, then for
  * each site (and the host itself) the oldest open command, unless it may not run yet. Sent and
@@ -79,17 +86,20 @@ export async function openCommandsForDelivery(
   db: Db,
   hostId: string,
   now: Date,
-): Promise<DeliverableCommand[]> {
+): Promise<DeliveryPlan> {
   const { expire, heads } = statementsFor(db);
   // ISO strings, not Dates: postgres-js does not encode Dates bound to placeholders.
   const at = now.toISOString();
   const expired = await expire.execute({ hostId, now: at });
   await notifyCommandsDone(db, hostId, expired.map((r) => r.id));
   const rows = await heads.execute({ hostId, now: at });
-  return rows
-    .filter((row) => row.notBefore.getTime() <= now.getTime())
+  const due = (row: { notBefore: Date }) => row.notBefore.getTime() <= now.getTime();
+  const held = rows.filter((row) => !due(row)).map((row) => row.notBefore.getTime());
+  const commands = rows
+    .filter(due)
     .sort((a, b) => Number(a.state === "queued") - Number(b.state === "queued") || a.seq - b.seq)
     .map(({ id, siteId, body, signature }) => ({ id, siteId, body, signature }));
+  return { commands, heldUntil: held.length > 0 ? new Date(Math.min(...held)) : null };
 }
 
 /** Records that these commands were written to the socket: queued ones become sent. */
