@@ -225,15 +225,16 @@ export class AgentConnection {
 
   private failed(err: unknown): void {
     this.link.deps.log.error({ err, hostId: this.host?.id }, "agent hub: a frame failed");
-    if (this.isClosed()) return;
-    if (!this.host) return this.close(INTERNAL_ERROR, "internal error", internalError);
-    this.send({ type: "error", ...internalError });
+    // A report the API could not store (a database blip) must not be lost, and the agent will not
+    // send it again on this socket: closing makes it reconnect, the API re-sends the host's open
+    // commands, and the agent answers those from its journal.
+    this.close(INTERNAL_ERROR, "internal error", internalError);
   }
 }
 
 const internalError = {
   code: "internal" as const,
-  message: "the API could not handle this frame; it was not applied",
+  message: "the API could not handle this frame; it was not applied; reconnect",
 };
 
 // Blobs arrive only from runtimes that do not buffer binary frames; agents send text.
