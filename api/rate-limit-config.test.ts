@@ -48,7 +48,7 @@ test("bad strings are refused with a message naming the entry and the fix", () =
     `"api": expected <group>=<count>/<window>, e.g. api=60/min,1000/hour`,
   ]);
   expect(problemsOf("login=5/min")).toEqual([
-    `"login=5/min": unknown group "login"; use api, auth, pages`,
+    `"login=5/min": unknown group "login"; use api, auth, pages, agent`,
   ]);
   expect(problemsOf("api=60/fortnight")).toEqual([
     `group "api": "60/fortnight" is not <count>/<window> with window sec, min, hour or day`,
