@@ -2,14 +2,19 @@
 // embedded PGlite) and GET /healthz (no database) on Caddis under Bun and Deno, against a bare
 // Bun.serve replaying the same /readyz bytes; then login, an authenticated request, and two
 // permission-checked list endpoints called by a tenant admin (role grants resolved). With
-// DATABASE_URL set, /readyz and /auth/me again on a PostgreSQL server. BENCH_SECONDS sets each
-// run's length (default 5).
+// DATABASE_URL set, /readyz and /auth/me again on a PostgreSQL server. Then the agent channel
+// (agents.ts): idle agent sockets held with the API's RSS, and the command round trip, against a
+// bare WebSocket echo. BENCH_SECONDS sets each run's length (default 5); BENCH_ONLY=http or
+// BENCH_ONLY=agents runs one part.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { argon2Millis, loadLogin, loadMe, setupBenchUser } from "./auth.ts";
+import { printAgentTables } from "./agent-report.ts";
+import { type AgentBenchResult, runAgentBench } from "./agents.ts";
 import { type LoadResult, runLoad } from "./autocannon.ts";
 import { captureResponse } from "./capture.ts";
+import { printHttpTable, type Row } from "./http-report.ts";
 import { loadAsAdmin, setupBenchAdmin } from "./rbac.ts";
 import { createBenchDatabase } from "./database.ts";
 import {
@@ -25,16 +30,16 @@ import {
 
 const ROOT = resolve(import.meta.dir, "../..");
 const SECONDS = Number(process.env.BENCH_SECONDS || "5");
+const ONLY = process.env.BENCH_ONLY ?? "";
+// Idle agents held by one API process, in steps; the round trips run at the first (1,000).
+// PGlite (in the API process, one query at a time) takes about a minute for 10,000 handshakes
+// at twice the RSS target, so there the ramp stops at 5,000 to keep the bench near 3 minutes.
+const AGENT_STEPS = [1_000, 5_000, 10_000];
+const AGENT_STEPS_PGLITE = [1_000, 5_000];
 const WARMUP_SECONDS = 1;
 const CONNECTIONS = 50;
 // PGlite initialises a fresh data dir in ~5 s; Deno may compile on its first run.
 const START_TIMEOUT_MS = 60_000;
-
-/** One measured target. */
-interface Row {
-  target: string;
-  result: LoadResult;
-}
 
 const tempDirs: string[] = [];
 let current: ServerProcess | undefined;
@@ -66,7 +71,10 @@ async function startCaddis(
       // Request logging off: the figure should measure the app, not the log writer.
       CADDIS_LOG_LEVEL: "warn",
       // Budgets no run can reach: the limiter still runs (its cost is measured), never refuses.
-      CADDIS_RATE_LIMITS: "api=1000000000/min;auth=1000000000/min;pages=1000000000/min",
+      CADDIS_RATE_LIMITS:
+        "api=1000000000/min;auth=1000000000/min;pages=1000000000/min;agent=1000000000/min",
+      // The embedded agent's start-up work would land inside the measured runs.
+      CADDIS_EMBEDDED_AGENT: "off",
       ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     },
   });
@@ -100,31 +108,79 @@ async function measure(
   return { target, result };
 }
 
-function printTable(rows: Row[]) {
-  const baseline = rows.find((row) => row.target.startsWith("bare"))?.result.requestsPerSecond;
-  console.log(
-    `\nGET, ${CONNECTIONS} connections, ${SECONDS} s each after ${WARMUP_SECONDS} s warm-up:`,
+/** The HTTP figures: Caddis on Bun and Deno against a bare Bun.serve, and on PostgreSQL. */
+async function benchHttp(rows: Row[]): Promise<void> {
+  console.log("bench: Caddis on Bun (embedded PGlite)");
+  const bun = await startCaddis("bun");
+  const captured = join(await tempDir("caddis-bench-capture-"), "readyz.json");
+  await writeFile(captured, JSON.stringify(await captureResponse(`${bun.url}/readyz`)));
+  rows.push(await measure("caddis on bun   /readyz", `${bun.url}/readyz`));
+  rows.push(await measure("caddis on bun   /healthz", `${bun.url}/healthz`));
+  const token = await setupBenchUser(bun);
+  rows.push(
+    await measure(
+      "caddis on bun   /auth/me (JWT+session)",
+      "",
+      (s) => loadMe(ROOT, bun, token, s, CONNECTIONS),
+    ),
   );
-  console.log(
-    `  ${"target".padEnd(34)} ${"req/s".padStart(9)} ${"p99 ms".padStart(8)} ${
-      "vs bare".padStart(8)
-    }  bad`,
-  );
-  for (const { target, result } of rows) {
-    const ratio = baseline ? `${(result.requestsPerSecond / baseline).toFixed(2)}x` : "-";
-    const bad = result.non2xx + result.errors;
-    console.log(
-      `  ${target.padEnd(34)} ${Math.round(result.requestsPerSecond).toString().padStart(9)} ${
-        String(result.p99Ms).padStart(8)
-      } ${ratio.padStart(8)}  ${bad > 0 ? `${bad} non-2xx/errors` : "0"}`,
+  const admin = await setupBenchAdmin(bun, token);
+  for (const path of ["/api/v1/members", "/api/v1/audit?limit=20"]) {
+    rows.push(
+      await measure(
+        `caddis on bun   ${path.replace("/api/v1", "")} (admin)`,
+        "",
+        (s) => loadAsAdmin(ROOT, bun, admin, path, s, CONNECTIONS),
+      ),
     );
   }
+  rows.push(await measure("caddis on bun   login (4 conns)", "", (s) => loadLogin(ROOT, bun, s)));
+  await bun.stop();
   console.log(
-    "\nReference (ARCHITECTURE §12, wrk, 50 connections, hello world): bare Bun.serve ~88k, " +
-      "Hono on Bun ~87k, Hono on Deno ~86k req/s.\nautocannon runs on Node and shares the 2 " +
-      "cores with the server, so it may be the bottleneck for the fast targets; compare ratios " +
-      "within one run, not absolute figures across tools.",
+    `  argon2id (m=19 MiB, t=2, p=1) on Bun: median ${
+      (await argon2Millis()).toFixed(1)
+    } ms per hash`,
   );
+
+  console.log("bench: bare Bun.serve replaying the /readyz response");
+  const bare = await startBare(captured);
+  rows.push(await measure("bare Bun.serve  (same bytes)", `${bare.url}/readyz`));
+  await bare.stop();
+
+  console.log("bench: Caddis on Deno (embedded PGlite)");
+  const deno = await startCaddis("deno");
+  rows.push(await measure("caddis on deno  /readyz", `${deno.url}/readyz`));
+  rows.push(await measure("caddis on deno  /healthz", `${deno.url}/healthz`));
+  await deno.stop();
+
+  if (process.env.DATABASE_URL) {
+    console.log("bench: Caddis on Bun (PostgreSQL server, a fresh database)");
+    const database = await createBenchDatabase(process.env.DATABASE_URL);
+    onInterrupt(database.drop);
+    try {
+      const pg = await startCaddis("bun", database.url);
+      rows.push(await measure("caddis on bun+pg /readyz", `${pg.url}/readyz`));
+      const pgToken = await setupBenchUser(pg);
+      rows.push(
+        await measure(
+          "caddis on bun+pg /auth/me",
+          "",
+          (s) => loadMe(ROOT, pg, pgToken, s, CONNECTIONS),
+        ),
+      );
+      const pgAdmin = await setupBenchAdmin(pg, pgToken);
+      rows.push(
+        await measure(
+          "caddis on bun+pg /members (admin)",
+          "",
+          (s) => loadAsAdmin(ROOT, pg, pgAdmin, "/api/v1/members", s, CONNECTIONS),
+        ),
+      );
+      await pg.stop();
+    } finally {
+      await database.drop();
+    }
+  }
 }
 
 if (import.meta.main) {
@@ -134,79 +190,29 @@ if (import.meta.main) {
     );
     process.exit(2);
   }
+  if (!["", "http", "agents"].includes(ONLY)) {
+    console.error(`BENCH_ONLY must be "http" or "agents", not "${ONLY}"`);
+    process.exit(2);
+  }
   const rows: Row[] = [];
+  let agents: AgentBenchResult | undefined;
   let failed = false;
   try {
-    console.log("bench: Caddis on Bun (embedded PGlite)");
-    const bun = await startCaddis("bun");
-    const captured = join(await tempDir("caddis-bench-capture-"), "readyz.json");
-    await writeFile(captured, JSON.stringify(await captureResponse(`${bun.url}/readyz`)));
-    rows.push(await measure("caddis on bun   /readyz", `${bun.url}/readyz`));
-    rows.push(await measure("caddis on bun   /healthz", `${bun.url}/healthz`));
-    const token = await setupBenchUser(bun);
-    rows.push(
-      await measure(
-        "caddis on bun   /auth/me (JWT+session)",
-        "",
-        (s) => loadMe(ROOT, bun, token, s, CONNECTIONS),
-      ),
-    );
-    const admin = await setupBenchAdmin(bun, token);
-    for (const path of ["/api/v1/members", "/api/v1/audit?limit=20"]) {
-      rows.push(
-        await measure(
-          `caddis on bun   ${path.replace("/api/v1", "")} (admin)`,
-          "",
-          (s) => loadAsAdmin(ROOT, bun, admin, path, s, CONNECTIONS),
-        ),
-      );
-    }
-    rows.push(await measure("caddis on bun   login (4 conns)", "", (s) => loadLogin(ROOT, bun, s)));
-    await bun.stop();
-    console.log(
-      `  argon2id (m=19 MiB, t=2, p=1) on Bun: median ${
-        (await argon2Millis()).toFixed(1)
-      } ms per hash`,
-    );
-
-    console.log("bench: bare Bun.serve replaying the /readyz response");
-    const bare = await startBare(captured);
-    rows.push(await measure("bare Bun.serve  (same bytes)", `${bare.url}/readyz`));
-    await bare.stop();
-
-    console.log("bench: Caddis on Deno (embedded PGlite)");
-    const deno = await startCaddis("deno");
-    rows.push(await measure("caddis on deno  /readyz", `${deno.url}/readyz`));
-    rows.push(await measure("caddis on deno  /healthz", `${deno.url}/healthz`));
-    await deno.stop();
-
-    if (process.env.DATABASE_URL) {
-      console.log("bench: Caddis on Bun (PostgreSQL server, a fresh database)");
-      const database = await createBenchDatabase(process.env.DATABASE_URL);
-      onInterrupt(database.drop);
-      try {
-        const pg = await startCaddis("bun", database.url);
-        rows.push(await measure("caddis on bun+pg /readyz", `${pg.url}/readyz`));
-        const pgToken = await setupBenchUser(pg);
-        rows.push(
-          await measure(
-            "caddis on bun+pg /auth/me",
-            "",
-            (s) => loadMe(ROOT, pg, pgToken, s, CONNECTIONS),
-          ),
-        );
-        const pgAdmin = await setupBenchAdmin(pg, pgToken);
-        rows.push(
-          await measure(
-            "caddis on bun+pg /members (admin)",
-            "",
-            (s) => loadAsAdmin(ROOT, pg, pgAdmin, "/api/v1/members", s, CONNECTIONS),
-          ),
-        );
-        await pg.stop();
-      } finally {
-        await database.drop();
-      }
+    if (ONLY !== "agents") await benchHttp(rows);
+    if (ONLY !== "http") {
+      agents = await runAgentBench({
+        root: ROOT,
+        seconds: SECONDS,
+        databaseUrl: process.env.DATABASE_URL,
+        freshDatabase: async (url) => {
+          const database = await createBenchDatabase(url);
+          onInterrupt(database.drop);
+          return database;
+        },
+        tempDir,
+        pgliteSteps: AGENT_STEPS_PGLITE,
+        serverSteps: AGENT_STEPS,
+      });
     }
   } catch (err) {
     failed = true;
@@ -219,11 +225,18 @@ if (import.meta.main) {
   // Figures in reading order: baseline, the database-bound probe, then the framework-only one.
   const rank = (t: string) =>
     t.startsWith("bare") ? 0 : t.endsWith("/readyz") ? 1 : t.endsWith("/healthz") ? 2 : 3;
-  if (rows.length > 0) printTable(rows.sort((a, b) => rank(a.target) - rank(b.target)));
+  if (rows.length > 0) {
+    const sorted = rows.sort((a, b) => rank(a.target) - rank(b.target));
+    printHttpTable(sorted, { connections: CONNECTIONS, seconds: SECONDS, warmup: WARMUP_SECONDS });
+  }
   // A figure made of errors (a 429, a 500) measures nothing: say so and fail the run.
   const bad = rows.filter((row) => row.result.non2xx + row.result.errors > 0);
   for (const row of bad) {
     console.error(`bench: "${row.target}" had failed responses; its figure is void`);
   }
-  process.exit(failed || bad.length > 0 ? 1 : 0);
+  if (agents) printAgentTables(agents.idle, agents.trips, SECONDS);
+  for (const problem of agents?.problems ?? []) {
+    console.error(`bench: agent channel: ${problem}; the figures concerned are void`);
+  }
+  process.exit(failed || bad.length > 0 || (agents?.problems.length ?? 0) > 0 ? 1 : 0);
 }

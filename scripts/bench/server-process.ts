@@ -10,6 +10,8 @@ const STOP_GRACE_MS = 5000;
 export interface ServerProcess {
   name: string;
   url: string;
+  /** The operating-system process id, to read its memory from /proc. */
+  pid: number;
   /** The last 64 KiB of stdout and stderr, interleaved. */
   output(): string;
   /** True once the process has exited. */
@@ -72,6 +74,7 @@ export function launch(
   const server: ServerProcess = {
     name,
     url: `http://127.0.0.1:${options.port}`,
+    pid: proc.pid,
     output: () => tail,
     exited: () => proc.exitCode !== null || proc.signalCode !== null,
     async stop() {
