@@ -126,14 +126,18 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
       if (frame.type === "desired_state") reconciler.offer(frame.state);
       else void dispatcher.handle(frame);
     },
-    onConnected: () => emit("connected", null),
+    onConnected: () => {
+      emit("connected", null);
+      // The panel shows usage at once, rather than after the first full interval.
+      metrics.sampleNow();
+    },
     onDisconnected: (info) => emit("disconnected", info),
     outboundFilter: options.outboundFilter,
     timing,
     now,
     log,
   });
-  const stopMetrics = startMetrics({
+  const metrics = startMetrics({
     sampler: createMetricsSampler({ diskPath: options.stateDir, now }),
     send: (sample) => send({ type: "metrics", sample }),
     intervalMs: timing.metricsMs,
@@ -150,7 +154,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     stop() {
       stopping ??= (async () => {
         hub.stop();
-        stopMetrics();
+        metrics.stop();
         dispatcher.stop();
         // A handler that ignores its abort signal must not hold the agent up forever; the
         // journal then says it never finished, and the next start reports it interrupted.

@@ -58,7 +58,7 @@ describe("metrics", () => {
     let tick: () => void = () => {};
     let stopped = false;
     const sent: MetricsSample[] = [];
-    const stop = startMetrics({
+    const loop = startMetrics({
       sampler: createMetricsSampler({ diskPath: tmpdir() }),
       send: (sample) => sent.push(sample),
       intervalMs: 30_000,
@@ -75,7 +75,10 @@ describe("metrics", () => {
     tick(); // a tick while a sample is still being taken is skipped
     await waitFor("a sample", () => sent.length === 1, 5_000, 5);
     expect(MetricsSample.safeParse(sent[0]).success).toBe(true);
-    stop();
+    // After a connect the agent sends one at once, without waiting for the timer.
+    loop.sampleNow();
+    await waitFor("an immediate sample", () => sent.length === 2, 5_000, 5);
+    loop.stop();
     expect(stopped).toBe(true);
   });
 });

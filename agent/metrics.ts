@@ -91,6 +91,12 @@ export const scheduleInterval: Schedule = (tick, intervalMs) => {
   return () => clearInterval(handle);
 };
 
+/** A running sampler: `sampleNow` sends one sample at once (after a connect), `stop` ends it. */
+export interface MetricsLoop {
+  sampleNow(): void;
+  stop(): void;
+}
+
 /** Sends a sample every `intervalMs`; a failed sample is reported and the next one still runs. */
 export function startMetrics(options: {
   sampler: { sample(): Promise<MetricsSample> };
@@ -98,7 +104,7 @@ export function startMetrics(options: {
   intervalMs: number;
   onError: (err: unknown) => void;
   schedule?: Schedule;
-}): () => void {
+}): MetricsLoop {
   let running = false;
   const tick = () => {
     if (running) return; // a slow statfs must not pile samples up
@@ -107,5 +113,6 @@ export function startMetrics(options: {
       running = false;
     });
   };
-  return (options.schedule ?? scheduleInterval)(tick, options.intervalMs);
+  const stop = (options.schedule ?? scheduleInterval)(tick, options.intervalMs);
+  return { sampleNow: tick, stop };
 }
