@@ -46,7 +46,10 @@ const systemSource: MetricsSource = {
   freemem: () => os.freemem(),
   async disk(path) {
     const fs = await statfs(path);
-    return { totalBytes: fs.blocks * fs.bsize, freeBytes: fs.bfree * fs.bsize };
+    // As df counts: blocks reserved for root are neither usable nor used, so the size is used +
+    // available, and a disk df shows 90% full is 90% full here (the disk alert's threshold).
+    const usedBlocks = fs.blocks - fs.bfree;
+    return { totalBytes: (usedBlocks + fs.bavail) * fs.bsize, freeBytes: fs.bavail * fs.bsize };
   },
 };
 
