@@ -18,7 +18,7 @@ export type ReportFrame = Extract<
 /**
  * Stores one report. Command answers first wait for a delivery in progress, so a command is
  * marked `sent` before its acknowledgement marks it `running`; after a command ends, the next
- * one for its site may go out.
+ * one for its site may go out, if the host has one.
  */
 export async function handleReport(
   deps: AppDeps,
@@ -35,12 +35,17 @@ export async function handleReport(
     case "command_ack":
       await outbox.idle();
       return await markCommandRunning(db, host.id, frame.commandId, deps.now());
-    case "command_result":
+    case "command_result": {
       await outbox.idle();
-      await recordCommandResult(deps, host, frame);
+      const passes = outbox.commandPasses();
+      const { othersOpen } = await recordCommandResult(deps, host, frame);
       outbox.forget(frame.commandId);
-      void outbox.request({ commands: true });
+      // With nothing else open there is nothing to send. A command queued later announces itself
+      // with its own event, but a pass for it that ran before this result committed still saw
+      // this command in its way: then one more pass goes.
+      if (othersOpen || outbox.commandPasses() !== passes) void outbox.request({ commands: true });
       return;
+    }
     case "command_rejected":
       await outbox.idle();
       await recordCommandRejected(deps, host, frame);

@@ -3,7 +3,7 @@
 // one more pass, so two deliveries for a host never interleave and none is lost.
 import type { ServerFrame } from "../../agent/protocol/frames.ts";
 import type { AppDeps } from "../deps.ts";
-import { markCommandsSent, openCommandsForDelivery } from "../services/agent-command-delivery.ts";
+import { takeCommandsForDelivery } from "../services/agent-command-delivery.ts";
 import { desiredStateFor } from "../services/desired-state.ts";
 
 /** What a delivery pass should send. */
@@ -18,6 +18,8 @@ export interface HostOutbox {
   request(what: DeliveryRequest): Promise<void>;
   /** Resolves when no pass is running (answers wait for it, so `sent` is written before `running`). */
   idle(): Promise<void>;
+  /** How many command passes have started: two readings tell whether one ran in between. */
+  commandPasses(): number;
   /** The agent finished with this command: it may be sent again on a later connection only. */
   forget(commandId: string): void;
   /** The socket closed: sends nothing more. */
@@ -37,6 +39,7 @@ export function createHostOutbox(
   let wantCommands = false;
   let stopped = false;
   let running: Promise<void> | undefined;
+  let commandPasses = 0;
   // Commands written to this socket; a NOTIFY for another command must not re-send these while
   // the agent works on them (a reconnect re-sends every open one).
   const sentHere = new Set<string>();
@@ -49,23 +52,24 @@ export function createHostOutbox(
   };
 
   const sendCommands = async () => {
+    commandPasses++;
     const now = deps.now();
-    const { commands, heldUntil } = await openCommandsForDelivery(deps.database.db, hostId, now);
+    const db = deps.database.db;
+    const { commands, heldUntil } = await takeCommandsForDelivery(db, hostId, now, sentHere);
     clearTimeout(wake);
     if (heldUntil && !stopped) {
       // Capped at setTimeout's limit; firing early only means one more pass that re-arms it.
       const delayMs = Math.min(heldUntil.getTime() - now.getTime(), MAX_TIMER_MS);
       wake = setTimeout(() => void outbox.request({ commands: true }), delayMs);
     }
-    const written: string[] = [];
+    // Already counted as delivered: one that a closed socket did not carry goes again on the
+    // agent's reconnect, with every other open command.
     for (const command of commands) {
       if (stopped) break;
       if (sentHere.has(command.id)) continue;
       if (!send({ type: "command", body: command.body, signature: command.signature })) break;
       sentHere.add(command.id);
-      written.push(command.id);
     }
-    if (written.length > 0) await markCommandsSent(deps.database.db, written, now);
   };
 
   const drain = async () => {
@@ -94,6 +98,7 @@ export function createHostOutbox(
       return running;
     },
     idle: () => running ?? Promise.resolve(),
+    commandPasses: () => commandPasses,
     forget: (commandId) => void sentHere.delete(commandId),
     stop() {
       stopped = true;

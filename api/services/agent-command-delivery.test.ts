@@ -6,8 +6,7 @@ import { addTestTenant } from "../../scripts/testing/members.ts";
 import {
   expireOverdueCommands,
   markCommandRunning,
-  markCommandsSent,
-  openCommandsForDelivery,
+  takeCommandsForDelivery,
 } from "./agent-command-delivery.ts";
 import { enqueueCommand, getHostCommand, type HostRef } from "./agent-commands.ts";
 
@@ -52,12 +51,18 @@ async function enqueue(
 
 const db = () => t.deps.database.db;
 const deliverable = async (host: HostRef, at = clock) =>
-  (await openCommandsForDelivery(db(), host.id, at)).commands.map((c) => c.id);
+  (await takeCommandsForDelivery(db(), host.id, at)).commands.map((c) => c.id);
 const command = (host: HostRef, id: string) => getHostCommand(db(), host.id, id);
 const finish = (id: string) =>
   t.database.rawSql(`update agent_commands set state = 'succeeded' where id = '${id}'`);
+// Setup only: a command written to an earlier socket, as the outbox leaves it.
+const markSent = (ids: string[]) =>
+  t.database.rawSql(
+    `update agent_commands set state = 'sent', deliveries = 1
+     where id in (${ids.map((id) => `'${id}'`).join(", ")})`,
+  );
 
-describe("openCommandsForDelivery", () => {
+describe("takeCommandsForDelivery", () => {
   test("hands out only the oldest open command per site, the host and two sites in parallel", async () => {
     clock = START;
     const host = await addHost("web-1");
@@ -78,7 +83,7 @@ describe("openCommandsForDelivery", () => {
     clock = START;
     const host = await addHost("web-2");
     const id = await enqueue(host, "site_x");
-    const [delivered] = (await openCommandsForDelivery(db(), host.id, clock)).commands;
+    const [delivered] = (await takeCommandsForDelivery(db(), host.id, clock)).commands;
     const [row] = await t.database.rawSql(
       `select body, signature from agent_commands where id = '${id}'`,
     );
@@ -96,8 +101,7 @@ describe("openCommandsForDelivery", () => {
     const h = await enqueue(host, null);
     const a = await enqueue(host, "site_a");
     const b = await enqueue(host, "site_b");
-    await markCommandsSent(db(), [b], clock);
-    await markCommandsSent(db(), [a], clock);
+    await markSent([b, a]);
     await markCommandRunning(db(), host.id, a, clock);
     const order = await deliverable(host);
     expect(order.slice(0, 2).sort()).toEqual([a, b].sort());
@@ -112,11 +116,12 @@ describe("openCommandsForDelivery", () => {
     const now = await enqueue(host, "site_b");
     expect(await deliverable(host)).toEqual([now]);
     // The outbox wakes itself then: nothing else may happen on the host meanwhile.
-    expect((await openCommandsForDelivery(db(), host.id, clock)).heldUntil).toEqual(minutes(10));
-    expect(await deliverable(host, minutes(10))).toEqual([later, now]);
-    expect((await openCommandsForDelivery(db(), host.id, minutes(10))).heldUntil).toBeNull();
+    expect((await takeCommandsForDelivery(db(), host.id, clock)).heldUntil).toEqual(minutes(10));
+    // `now` went out on the passes before, so it leads as a re-sent command.
+    expect(await deliverable(host, minutes(10))).toEqual([now, later]);
+    expect((await takeCommandsForDelivery(db(), host.id, minutes(10))).heldUntil).toBeNull();
     await finish(later);
-    expect(await deliverable(host, minutes(10))).toEqual([behind, now]);
+    expect(await deliverable(host, minutes(10))).toEqual([now, behind]);
   });
 
   test("expires overdue queued and sent commands first, but never a running one", async () => {
@@ -126,7 +131,7 @@ describe("openCommandsForDelivery", () => {
     const nextQueued = await enqueue(host, "site_q");
     const sent = await enqueue(host, "site_s", { ttlMs: 60_000 });
     const running = await enqueue(host, "site_r", { ttlMs: 60_000 });
-    await markCommandsSent(db(), [sent, running], clock);
+    await markSent([sent, running]);
     await markCommandRunning(db(), host.id, running, clock);
     const later = minutes(2);
     expect(new Set(await deliverable(host, later))).toEqual(new Set([running, nextQueued]));
@@ -140,30 +145,43 @@ describe("openCommandsForDelivery", () => {
   });
 });
 
-describe("markCommandsSent and markCommandRunning", () => {
+describe("delivery counts and markCommandRunning", () => {
   test("sent once from queued; later deliveries only count; running never moves back", async () => {
     clock = START;
     const host = await addHost("db-1");
     const id = await enqueue(host, null);
-    await markCommandsSent(db(), [id], START);
+    await takeCommandsForDelivery(db(), host.id, START);
     expect(await command(host, id)).toMatchObject({
       state: "sent",
       sentAt: START.toISOString(),
       deliveries: 1,
     });
-    await markCommandsSent(db(), [id], minutes(1));
+    await takeCommandsForDelivery(db(), host.id, minutes(1));
     expect(await command(host, id)).toMatchObject({
       state: "sent",
       sentAt: START.toISOString(),
       deliveries: 2,
     });
     await markCommandRunning(db(), host.id, id, minutes(2));
-    await markCommandsSent(db(), [id], minutes(3));
+    await takeCommandsForDelivery(db(), host.id, minutes(3));
     expect(await command(host, id)).toMatchObject({
       state: "running",
       startedAt: minutes(2).toISOString(),
       deliveries: 3,
     });
+  });
+
+  test("what the socket already carries, or may not run yet, is not counted again", async () => {
+    clock = START;
+    const host = await addHost("db-4");
+    const carried = await enqueue(host, "site_a");
+    const later = await enqueue(host, "site_b", { notBefore: minutes(10) });
+    const fresh = await enqueue(host, "site_c");
+    const plan = await takeCommandsForDelivery(db(), host.id, START, new Set([carried]));
+    expect(plan.commands.map((c) => c.id).sort()).toEqual([carried, fresh].sort());
+    expect(await command(host, carried)).toMatchObject({ state: "queued", deliveries: 0 });
+    expect(await command(host, later)).toMatchObject({ state: "queued", deliveries: 0 });
+    expect(await command(host, fresh)).toMatchObject({ state: "sent", deliveries: 1 });
   });
 
   test("an acknowledgement never revives an ended command, nor touches another host's", async () => {
@@ -175,7 +193,7 @@ describe("markCommandsSent and markCommandRunning", () => {
     await t.database.rawSql(`update agent_commands set state = 'cancelled' where id = '${ended}'`);
     await markCommandRunning(db(), host.id, ended, clock);
     await markCommandRunning(db(), host.id, theirs, clock);
-    await markCommandsSent(db(), [ended], clock);
+    await takeCommandsForDelivery(db(), host.id, clock);
     expect(await command(host, ended)).toMatchObject({ state: "cancelled", deliveries: 0 });
     expect((await command(other, theirs)).state).toBe("queued");
   });
@@ -190,7 +208,7 @@ describe("expireOverdueCommands", () => {
     const overdueSent = await enqueue(other, null, { ttlMs: 60_000 });
     const running = await enqueue(other, "site_r", { ttlMs: 60_000 });
     const fresh = await enqueue(host, "site_f", { ttlMs: 10 * 60_000 });
-    await markCommandsSent(db(), [overdueSent, running], clock);
+    await markSent([overdueSent, running]);
     await markCommandRunning(db(), other.id, running, clock);
     clock = minutes(5);
     expect(await expireOverdueCommands(t.deps)).toBe(2);

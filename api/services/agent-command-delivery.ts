@@ -1,6 +1,7 @@
 // Handing commands to a connected agent: which ones go out now, and what the socket saw happen.
-// These run on every (re)connect and after every change, so the read is one prepared statement.
-import { and, eq, inArray, sql } from "drizzle-orm";
+// These run for every command on its way out, so each is one statement.
+import { and, eq, sql } from "drizzle-orm";
+import { rowsOf } from "../../db/migrate.ts";
 import type { Db } from "../../db/client.ts";
 import { agentCommands } from "../../db/schema.ts";
 import type { AppDeps } from "../deps.ts";
@@ -23,38 +24,12 @@ const UNTAKEN_SQL = sql`${agentCommands.state} in ('queued', 'sent')`;
 const statements = new WeakMap<Db, ReturnType<typeof prepare>>();
 
 function prepare(db: Db) {
-  const hostId = sql.placeholder("hostId");
-  const now = sql`${sql.placeholder("now")}::timestamptz`;
   return {
-    expire: db.update(agentCommands)
-      .set({ state: "expired", finishedAt: now, error: EXPIRED_ERROR })
-      .where(
-        and(
-          eq(agentCommands.hostId, hostId),
-          UNTAKEN_SQL,
-          sql`${agentCommands.expiresAt} <= ${now}`,
-        ),
-      )
-      .returning({ id: agentCommands.id })
-      .prepare("caddis_commands_expire_host"),
-    // The oldest open command per site (null: the host itself); at most one is in flight per key.
-    heads: db.selectDistinctOn([agentCommands.siteId], {
-      id: agentCommands.id,
-      seq: agentCommands.seq,
-      siteId: agentCommands.siteId,
-      state: agentCommands.state,
-      notBefore: agentCommands.notBefore,
-      body: agentCommands.body,
-      signature: agentCommands.signature,
-    }).from(agentCommands)
-      .where(and(eq(agentCommands.hostId, hostId), OPEN_STATE_SQL))
-      .orderBy(agentCommands.siteId, agentCommands.seq)
-      .prepare("caddis_commands_heads"),
     running: db.update(agentCommands)
-      .set({ state: "running", startedAt: now })
+      .set({ state: "running", startedAt: sql`${sql.placeholder("now")}::timestamptz` })
       .where(and(
         eq(agentCommands.id, sql.placeholder("commandId")),
-        eq(agentCommands.hostId, hostId),
+        eq(agentCommands.hostId, sql.placeholder("hostId")),
         UNTAKEN_SQL,
       ))
       .prepare("caddis_commands_running"),
@@ -76,42 +51,85 @@ export interface DeliveryPlan {
   heldUntil: Date | null;
 }
 
+interface PlanRow {
+  id: string;
+  seq: string | number | null;
+  site_id: string | null;
+  state: string;
+  not_before: string | Date | null;
+  body: string | null;
+  signature: string | null;
+}
+
+// One statement, since it runs for every command on its way out: expire the host's overdue
+// undelivered commands, pick the oldest open one per site (null: the host itself) among the
+// rest, and count a delivery of each head that may run now and was not already written to this
+// socket (queued ones become sent). CTEs share one snapshot, so the heads leave out what this
+// statement expires. The expired rows come back too, to announce that they ended.
+function planStatement(hostId: string, now: string, written: string) {
+  const at = sql`${now}::timestamptz`;
+  return sql`with expired as (
+    update ${agentCommands} set state = 'expired', finished_at = ${at}, error = ${EXPIRED_ERROR}
+    where host_id = ${hostId} and ${UNTAKEN_SQL} and expires_at <= ${at}
+    returning id
+  ), heads as (
+    select distinct on (site_id) id, seq, site_id, state, not_before, body, signature
+    from ${agentCommands}
+    where host_id = ${hostId} and ${OPEN_STATE_SQL} and id not in (select id from expired)
+    order by site_id, seq
+  ), marked as (
+    update ${agentCommands} c set
+      state = case when c.state = 'queued' then 'sent' else c.state end,
+      sent_at = case when c.state = 'queued' then ${at} else c.sent_at end,
+      deliveries = c.deliveries + 1
+    from heads
+    where c.id = heads.id and heads.not_before <= ${at}
+      and c.state in ('queued', 'sent', 'running')
+      and c.id <> all(string_to_array(${written}, ','))
+    returning c.id
+  )
+  select id, seq, site_id, state, not_before, body, signature from heads
+  union all
+  select id, null, null, 'expired', null, null, null from expired`;
+}
+
 /**
- * What to send a host now: first its overdue undelivered commands are marked expired, then for
- * each site (and the host itself) the oldest open command, unless it may not run yet. Sent and
- * running ones come again (delivery is at least once; the agent's journal keeps them from running
- * twice) and go first, as a reconnecting agent expects.
+ * Takes what to send a host now, in one statement: first its overdue undelivered commands are
+ * marked expired, then for each site (and the host itself) the oldest open command is picked,
+ * unless it may not run yet. Sent and running ones come again (delivery is at least once; the
+ * agent's journal keeps them from running twice) and go first, as a reconnecting agent expects.
+ * Each one returned counts as delivered (queued ones become sent) except those in `written`,
+ * which this socket already carries: the caller writes them all, and if its socket closed
+ * meanwhile, the agent's reconnect sends every open command again.
  */
-export async function openCommandsForDelivery(
+export async function takeCommandsForDelivery(
   db: Db,
   hostId: string,
   now: Date,
+  written: ReadonlySet<string> = new Set(),
 ): Promise<DeliveryPlan> {
-  const { expire, heads } = statementsFor(db);
-  // ISO strings, not Dates: postgres-js does not encode Dates bound to placeholders.
-  const at = now.toISOString();
-  const expired = await expire.execute({ hostId, now: at });
-  await notifyCommandsDone(db, hostId, expired.map((r) => r.id));
-  const rows = await heads.execute({ hostId, now: at });
-  const due = (row: { notBefore: Date }) => row.notBefore.getTime() <= now.getTime();
-  const held = rows.filter((row) => !due(row)).map((row) => row.notBefore.getTime());
-  const commands = rows
+  // Ids hold no commas (prefixed random text), so one text parameter carries the list.
+  const plan = await db.execute(planStatement(hostId, now.toISOString(), [...written].join(",")));
+  const rows = rowsOf<PlanRow>(plan);
+  const expired = rows.filter((row) => row.state === "expired").map((row) => row.id);
+  await notifyCommandsDone(db, hostId, expired);
+  const heads = rows.filter((row) => row.state !== "expired").map((row) => ({
+    ...row,
+    seq: Number(row.seq),
+    notBefore: new Date(row.not_before ?? 0).getTime(),
+  }));
+  const due = (row: { notBefore: number }) => row.notBefore <= now.getTime();
+  const held = heads.filter((row) => !due(row)).map((row) => row.notBefore);
+  const commands = heads
     .filter(due)
     .sort((a, b) => Number(a.state === "queued") - Number(b.state === "queued") || a.seq - b.seq)
-    .map(({ id, siteId, body, signature }) => ({ id, siteId, body, signature }));
+    .map((row) => ({
+      id: row.id,
+      siteId: row.site_id,
+      body: row.body ?? "",
+      signature: row.signature ?? "",
+    }));
   return { commands, heldUntil: held.length > 0 ? new Date(Math.min(...held)) : null };
-}
-
-/** Records that these commands were written to the socket: queued ones become sent. */
-export async function markCommandsSent(db: Db, ids: string[], now: Date): Promise<void> {
-  if (ids.length === 0) return;
-  const queued = sql`${agentCommands.state} = 'queued'`;
-  await db.update(agentCommands).set({
-    state: sql`case when ${queued} then 'sent' else ${agentCommands.state} end`,
-    sentAt:
-      sql`case when ${queued} then ${now.toISOString()}::timestamptz else ${agentCommands.sentAt} end`,
-    deliveries: sql`${agentCommands.deliveries} + 1`,
-  }).where(and(inArray(agentCommands.id, ids), OPEN_STATE_SQL));
 }
 
 /** The agent acknowledged the command (journaled it): it runs now. Ended commands stay ended. */

@@ -90,7 +90,7 @@ const DIAGNOSIS: DiagnoseResult = {
 };
 
 describe("recordCommandResult", () => {
-  test("ends the command once, audited as the agent's act; a repeated result changes nothing", async () => {
+  test("ends the command once; a repeated result changes nothing", async () => {
     const host = await addHost("web-1");
     const id = await enqueue(host);
     await recordCommandResult(t.deps, host, result(id));
@@ -98,29 +98,55 @@ describe("recordCommandResult", () => {
     const ended = await view(host, id);
     expect(ended).toMatchObject({ state: "succeeded", result: { ok: true }, error: null });
     expect(ended.finishedAt).not.toBeNull();
+    // The row keeps the success; the issuing action is what the audit chain records.
+    expect(await auditOf(id)).toEqual([]);
+    // Notifications arrive in commit order: once a later command's has come, the repeated
+    // result would have announced itself too.
+    const later = await enqueue(host, "test.work", "site_z");
+    await recordCommandResult(t.deps, host, result(later));
+    await waitFor(
+      "command_done",
+      () => events.some((e) => e.event === "command_done" && e.commandId === later),
+    );
+    expect(events.filter((e) => e.event === "command_done" && e.commandId === id)).toHaveLength(1);
+  });
+
+  test("a failure is audited as the agent's act, once", async () => {
+    const host = await addHost("web-1a");
+    const id = await enqueue(host);
+    await recordCommandResult(t.deps, host, result(id, { outcome: "failed", error: "boom" }));
+    await recordCommandResult(t.deps, host, result(id, { outcome: "failed", error: "again" }));
+    expect(await view(host, id)).toMatchObject({ state: "failed", error: "boom" });
     expect(await auditOf(id)).toEqual([{
-      action: "agent.command.succeeded",
-      outcome: "success",
+      action: "agent.command.failed",
+      outcome: "failure",
       actor_kind: "agent",
       actor_id: host.id,
       tenant_id: tenantId,
       resource_type: "agent_command",
       details: { kind: "test.work", siteId: null },
     }]);
-    await waitFor(
-      "command_done",
-      () => events.some((e) => e.event === "command_done" && e.commandId === id),
-    );
   });
 
   test("two copies of a result arriving at once are recorded once", async () => {
     const host = await addHost("web-1b");
     const id = await enqueue(host);
     await Promise.all([
-      recordCommandResult(t.deps, host, result(id)),
+      recordCommandResult(t.deps, host, result(id, { outcome: "failed", error: "first" })),
       recordCommandResult(t.deps, host, result(id, { outcome: "failed", error: "copy" })),
     ]);
     expect(await auditOf(id)).toHaveLength(1);
+    expect(["first", "copy"]).toContain((await view(host, id)).error ?? "");
+  });
+
+  test("tells whether the host has other open commands to deliver next", async () => {
+    const host = await addHost("web-1c");
+    const first = await enqueue(host);
+    const second = await enqueue(host, "test.work", "site_a");
+    expect(await recordCommandResult(t.deps, host, result(first))).toEqual({ othersOpen: true });
+    expect(await recordCommandResult(t.deps, host, result(second))).toEqual({
+      othersOpen: false,
+    });
   });
 
   test("a failure keeps its error, capped at 8000 characters", async () => {

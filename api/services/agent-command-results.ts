@@ -1,9 +1,10 @@
-// What agents report about commands: a result for one they ran, or a refusal to run one. Both are
-// audited as the agent's own actions; a report repeated after a reconnect changes nothing.
-import { and, eq } from "drizzle-orm";
-import { DiagnoseResult, TERMINAL_COMMAND_STATES } from "../../agent/protocol/commands.ts";
+// What agents report about commands: a result for one they ran, or a refusal to run one. Failures
+// and refusals are audited as the agent's own actions; a report repeated after a reconnect
+// changes nothing.
+import { and, eq, sql, TransactionRollbackError } from "drizzle-orm";
+import { type CommandState, DiagnoseResult } from "../../agent/protocol/commands.ts";
 import type { AgentFrame } from "../../agent/protocol/frames.ts";
-import type { Tx } from "../../db/client.ts";
+import { rowsOf } from "../../db/migrate.ts";
 import { agentCommands, hosts } from "../../db/schema.ts";
 import type { AppDeps } from "../deps.ts";
 import { notifyCommandsDone, OPEN_STATE_SQL } from "./agent-command-rows.ts";
@@ -26,59 +27,100 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 // A diagnose result refreshes what the host pages show; one that does not parse is the agent's
-// failure, since the API learned nothing from it.
-async function applyDiagnose(
-  tx: Tx,
-  hostId: string,
-  result: Record<string, unknown> | null,
-): Promise<string | undefined> {
+// failure, since the API learned nothing from it. Checked before the row is read, so the update
+// is one statement; it applies only when the row turns out to be a `host.diagnose`.
+function checkDiagnose(result: Record<string, unknown> | null) {
   const parsed = DiagnoseResult.safeParse(result);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return `the agent's host.diagnose result is malformed at ${
-      issue?.path.join(".") || "result"
-    }: ${issue?.message ?? "rejected"}`;
+  if (parsed.success) {
+    return { problem: null, facts: parsed.data.facts, inventory: parsed.data.inventory };
   }
-  await tx.update(hosts).set({ facts: parsed.data.facts, inventory: parsed.data.inventory })
-    .where(eq(hosts.id, hostId));
-  return undefined;
+  const issue = parsed.error.issues[0];
+  const problem = `the agent's host.diagnose result is malformed at ${
+    issue?.path.join(".") || "result"
+  }: ${issue?.message ?? "rejected"}`;
+  return { problem, facts: null, inventory: null };
+}
+/** What storing a result found: whether the host has other open commands to deliver next. */
+export interface ResultStored {
+  othersOpen: boolean;
 }
 
+interface EndedRow {
+  id: string;
+  kind: string;
+  site_id: string | null;
+  state: CommandState;
+  others_open: boolean;
+}
+
+const json = (value: unknown) => (value === null ? null : JSON.stringify(value));
+
 /**
- * Ends a command the agent ran: succeeded or failed, with its result or error, audited in the
- * same transaction. Ignored when the command is not this host's or has already ended, so a result
- * re-sent after a reconnect is recorded (and audited) once.
+ * Ends a command the agent ran: succeeded or failed, with its result or error, in one statement
+ * that also stores a diagnose's facts. A failure is audited in the same transaction; a success
+ * is not, since the row keeps its state, result and times and the action that issued it is in
+ * the audit chain already. Ignored when the command is not this host's or has already ended, so
+ * a result re-sent after a reconnect is recorded (and audited) once.
  */
 export async function recordCommandResult(
   deps: AppDeps,
   host: HostRef,
   frame: CommandResultFrame,
-): Promise<void> {
+): Promise<ResultStored> {
   // The API's clock, like every other timestamp on the row; the agent's may be skewed.
-  const now = deps.now();
-  await deps.database.db.transaction(async (tx) => {
-    const [row] = await tx.select().from(agentCommands)
-      .where(and(eq(agentCommands.id, frame.commandId), eq(agentCommands.hostId, host.id)))
-      .for("update");
-    if (!row || TERMINAL_COMMAND_STATES.includes(row.state)) return;
-    const result = isPlainObject(frame.result) ? frame.result : null;
-    let error = frame.error?.slice(0, MAX_ERROR_CHARS) ?? null;
-    let outcome = frame.outcome;
-    if (row.kind === "host.diagnose" && outcome === "succeeded") {
-      const problem = await applyDiagnose(tx, host.id, result);
-      if (problem) [outcome, error] = ["failed", problem];
-    }
-    await tx.update(agentCommands).set({ state: outcome, result, error, finishedAt: now })
-      .where(eq(agentCommands.id, row.id));
-    await recordAudit(tx, agentAudit(host), {
-      action: `agent.command.${outcome}`,
-      resourceType: "agent_command",
-      resourceId: row.id,
-      outcome: outcome === "succeeded" ? "success" : "failure",
-      details: { kind: row.kind, siteId: row.siteId },
+  const now = deps.now().toISOString();
+  const result = isPlainObject(frame.result) ? frame.result : null;
+  const error = frame.error?.slice(0, MAX_ERROR_CHARS) ?? null;
+  const diagnose = frame.outcome === "succeeded" ? checkDiagnose(result) : undefined;
+  const problem = diagnose?.problem ?? null;
+  // The snapshot is taken before the update, so this command still counts as open in it.
+  const statement = sql`with ended as (
+    update ${agentCommands} set
+      state = case when kind = 'host.diagnose' and ${problem}::text is not null
+        then 'failed' else ${frame.outcome} end,
+      error = case when kind = 'host.diagnose' and ${problem}::text is not null
+        then ${problem} else ${error} end,
+      result = ${json(result)}::jsonb,
+      finished_at = ${now}::timestamptz
+    where id = ${frame.commandId} and host_id = ${host.id} and ${OPEN_STATE_SQL}
+    returning id, kind, site_id, state
+  ), facts as (
+    update ${hosts} set facts = ${json(diagnose?.facts ?? null)}::jsonb,
+      inventory = ${json(diagnose?.inventory ?? null)}::jsonb
+    from ended
+    where ${hosts.id} = ${host.id} and ended.kind = 'host.diagnose' and ended.state = 'succeeded'
+  )
+  select id, kind, site_id, state, exists (
+    select 1 from ${agentCommands}
+    where host_id = ${host.id} and ${OPEN_STATE_SQL} and id <> ${frame.commandId}
+  ) as others_open
+  from ended`;
+  try {
+    return await deps.database.db.transaction(async (tx) => {
+      // The notice goes out with the update, not after it, and is delivered only if `tx` commits:
+      // a result for a command that is not open rolls back, so it announces nothing.
+      const [ended] = await Promise.all([
+        tx.execute(statement),
+        notifyCommandsDone(tx, host.id, [frame.commandId]),
+      ]);
+      const [row] = rowsOf<EndedRow>(ended);
+      if (!row) return tx.rollback();
+      if (row.state !== "succeeded") {
+        await recordAudit(tx, agentAudit(host), {
+          action: `agent.command.${row.state}`,
+          resourceType: "agent_command",
+          resourceId: row.id,
+          outcome: "failure",
+          details: { kind: row.kind, siteId: row.site_id },
+        });
+      }
+      return { othersOpen: row.others_open };
     });
-    await notifyCommandsDone(tx, host.id, [row.id]);
-  });
+  } catch (err) {
+    // Nothing recorded: the command is another host's, or it had ended already.
+    if (err instanceof TransactionRollbackError) return { othersOpen: true };
+    throw err;
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 // The durable command outbox: commands are inserted and signed in the transaction of the change
 // that causes them, listed for the host pages, and cancelled by users while still undelivered.
 // Delivery to agents lives in agent-command-delivery.ts, their answers in agent-command-results.ts.
-import { and, desc, eq, isNull, lt } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, isNull, lt, sql } from "drizzle-orm";
 import { COMMAND_SPECS, CommandKind, type CommandState } from "../../agent/protocol/commands.ts";
 import type { Db, Tx } from "../../db/client.ts";
 import { newId } from "../../db/ids.ts";
@@ -118,10 +118,12 @@ export async function enqueueCommand(
       `Command "${input.kind}" is ${body.length} characters long; the limit is ${MAX_BODY_CHARS}`,
     );
   }
-  if (supersedes) {
-    const replaced = await tx.update(agentCommands)
+  // Older queued commands this one replaces end in the same statement that inserts it.
+  const replaced = tx.$with("replaced").as(
+    tx.update(agentCommands)
       .set({ state: "superseded", finishedAt: now, error: `superseded by ${id}` })
       .where(and(
+        supersedes ? undefined : sql`false`,
         eq(agentCommands.hostId, input.host.id),
         input.siteId === null
           ? isNull(agentCommands.siteId)
@@ -129,10 +131,9 @@ export async function enqueueCommand(
         eq(agentCommands.kind, input.kind),
         eq(agentCommands.state, "queued"),
       ))
-      .returning({ id: agentCommands.id });
-    await notifyCommandsDone(tx, input.host.id, replaced.map((r) => r.id));
-  }
-  const [row] = await tx.insert(agentCommands).values({
+      .returning({ id: agentCommands.id }),
+  );
+  const insert = tx.with(replaced).insert(agentCommands).values({
     id,
     hostId: input.host.id,
     tenantId: input.host.tenantId,
@@ -145,9 +146,17 @@ export async function enqueueCommand(
     createdAt: now,
     notBefore,
     expiresAt,
-  }).returning();
+  }).returning({
+    ...getTableColumns(agentCommands),
+    replaced: sql<string>`(select coalesce(string_agg(id, ','), '') from ${replaced})`,
+  });
+  // The wake-up goes out with the insert, not after it: it is delivered only if `tx` commits.
+  const [[row]] = await Promise.all([
+    insert,
+    notifyHostEvent(tx, { event: "commands", hostId: input.host.id }),
+  ]);
   if (!row) throw new Error("agent command insert returned no row");
-  await notifyHostEvent(tx, { event: "commands", hostId: input.host.id });
+  await notifyCommandsDone(tx, input.host.id, row.replaced.split(",").filter(Boolean));
   return commandView(row);
 }
 

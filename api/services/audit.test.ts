@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { openTestDatabase, type TestDatabase } from "../../scripts/testing/db.ts";
-import { type AuditContext, GENESIS_HASH, recordAudit, recordAuditNow } from "./audit.ts";
+import {
+  type AuditContext,
+  auditRowHash,
+  GENESIS_HASH,
+  recordAudit,
+  recordAuditNow,
+} from "./audit.ts";
 import { verifyAuditChain } from "./audit-verify.ts";
 
 let database: TestDatabase;
@@ -106,6 +112,29 @@ describe("recording", () => {
     const result = await verifyAuditChain(database.db);
     expect(result.ok).toBe(true);
     expect(result.rowsChecked).toBe(await auditCount());
+  });
+});
+
+describe("hashing", () => {
+  test("the hash written by the database is the one auditRowHash gives for the stored row", async () => {
+    const row = await recordAuditNow(database.db, {
+      actor: { kind: "agent", id: "host_1" },
+      userAgent: 'Mozilla "quoted" \\ back\tslash',
+    }, {
+      action: "sites.update",
+      resourceType: "site",
+      resourceId: "site_é",
+      outcome: "failure",
+      details: {
+        text: "line\nbreak, tab\t, nul-free \u0001 control",
+        unicode: "Zürich 東京 🐟",
+        nested: { b: [1, 2.5, -0, 1e21, null, true], a: "z" },
+        empty: {},
+      },
+    });
+    expect(row.hash).toBe(auditRowHash(row));
+    const result = await verifyAuditChain(database.db);
+    expect(result.ok).toBe(true);
   });
 });
 

@@ -1,6 +1,6 @@
 import { sha256 } from "@oslojs/crypto/sha2";
 import { encodeHexLowerCase } from "@oslojs/encoding";
-import { desc, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import type { Db, Tx } from "../../db/client.ts";
 import { newId } from "../../db/ids.ts";
 import { rowsOf } from "../../db/migrate.ts";
@@ -44,25 +44,12 @@ export async function recordAudit(tx: Tx, ctx: AuditContext, entry: AuditEntry):
   if (!/^[a-z][a-z_]*(\.[a-z][a-z_]*)+$/.test(entry.action)) {
     throw new Error(`Audit action "${entry.action}" must look like resource.verb`);
   }
-  await tx.execute(sql`select pg_advisory_xact_lock(${AUDIT_LOCK_KEY})`);
-  const [last] = await tx
-    .select({ seq: auditLog.seq, hash: auditLog.hash })
-    .from(auditLog)
-    .orderBy(desc(auditLog.seq))
-    .limit(1);
-  // Read after taking the lock, so time never runs backwards along the chain.
-  const clock = await tx.execute(
-    sql`select (extract(epoch from date_trunc('milliseconds', clock_timestamp())) * 1000)::bigint as ms`,
-  );
-  const occurredAt = new Date(Number(rowsOf<{ ms: string | number }>(clock)[0]?.ms));
   const details = JSON.parse(JSON.stringify(scrubSecrets(entry.details ?? {}))) as Record<
     string,
     unknown
   >;
-  const row: AuditRow = {
-    seq: (last?.seq ?? 0) + 1,
+  const fields = {
     id: newId("aud"),
-    occurredAt,
     actorKind: ctx.actor.kind,
     actorId: ctx.actor.id ?? null,
     tenantId: ctx.tenantId ?? null,
@@ -74,12 +61,60 @@ export async function recordAudit(tx: Tx, ctx: AuditContext, entry: AuditEntry):
     resourceId: entry.resourceId ?? null,
     outcome: entry.outcome,
     details,
-    prevHash: last?.hash ?? GENESIS_HASH,
-    hash: "",
   };
-  row.hash = auditRowHash(row);
-  await tx.insert(auditLog).values(row);
-  return row;
+  // auditRowHash's canonical form after `seq`, `id` and the time: the database fills those in.
+  const rest = JSON.stringify([
+    fields.actorKind,
+    fields.actorId,
+    fields.tenantId,
+    fields.ip,
+    fields.userAgent,
+    fields.requestId,
+    fields.action,
+    fields.resourceType,
+    fields.resourceId,
+    fields.outcome,
+    canonicalJson(details),
+  ]).slice(1);
+  const locked = tx.execute(sql`select pg_advisory_xact_lock(${AUDIT_LOCK_KEY})`);
+  // One statement once the lock is held, since every other writer waits for it: it reads the
+  // chain's tail and the clock after taking the lock (so time never runs backwards along the
+  // chain) and hashes exactly as auditRowHash does, which verification checks row by row. It is
+  // sent right behind the lock request: the connection runs them in order, so it still starts
+  // (and takes its snapshot) only once the lock is held, but without waiting for this process to
+  // hear so. Were it ever to run first, the duplicate `seq` would fail the transaction.
+  const insert = tx.execute(sql`insert into ${auditLog} (seq, id, occurred_at, actor_kind,
+      actor_id, tenant_id, ip, user_agent, request_id, action, resource_type, resource_id,
+      outcome, details, prev_hash, hash)
+    select next.seq, ${fields.id}, next.at, ${fields.actorKind}, ${fields.actorId},
+      ${fields.tenantId}, ${fields.ip}, ${fields.userAgent}, ${fields.requestId}, ${fields.action},
+      ${fields.resourceType}, ${fields.resourceId}, ${fields.outcome},
+      ${JSON.stringify(details)}::jsonb, next.prev,
+      encode(sha256(convert_to(next.prev || chr(10) || '[' || next.seq || ',' ||
+        ${JSON.stringify(fields.id)} || ',"' ||
+        to_char(next.at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || '",' ||
+        ${rest}, 'UTF8')), 'hex')
+    from (
+      select coalesce(last.seq, 0) + 1 as seq, coalesce(last.hash, ${GENESIS_HASH}) as prev,
+        date_trunc('milliseconds', clock_timestamp()) as at
+      from (select 1) as one
+      left join (
+        select seq, hash from ${auditLog} order by seq desc limit 1
+      ) as last on true
+    ) as next
+    returning seq, occurred_at, prev_hash, hash`);
+  const [, written] = await Promise.all([locked, insert]);
+  const [stored] = rowsOf<
+    { seq: string | number; occurred_at: string | Date; prev_hash: string; hash: string }
+  >(written);
+  if (!stored) throw new Error("audit insert returned no row");
+  return {
+    ...fields,
+    seq: Number(stored.seq),
+    occurredAt: new Date(stored.occurred_at),
+    prevHash: stored.prev_hash,
+    hash: stored.hash,
+  };
 }
 
 /** Records an event that changes nothing else (a failed login, say) in its own transaction. */

@@ -95,3 +95,22 @@ export async function getLiveHostOrThrow(
   if (!row) throw hostNotFound();
   return row;
 }
+
+/**
+ * Only the id, tenant and name of the tenant's live host `hostId`, or 404: what a command needs,
+ * without the reported facts a whole row carries. Takes a key-share lock: a revocation (which
+ * locks the row for update first) waits for the caller's transaction, while the agent's own
+ * writes to the row (facts, last seen) do not.
+ */
+export async function getLiveHostRefOrThrow(
+  tx: Tx,
+  tenantId: string,
+  hostId: string,
+): Promise<{ id: string; tenantId: string; name: string }> {
+  const [row] = await tx.select({ id: hosts.id, tenantId: hosts.tenantId, name: hosts.name })
+    .from(hosts)
+    .where(and(eq(hosts.id, hostId), eq(hosts.tenantId, tenantId), isNull(hosts.revokedAt)))
+    .for("key share");
+  if (!row) throw hostNotFound();
+  return row;
+}

@@ -7,7 +7,7 @@ import type { AppDeps } from "../deps.ts";
 import { cancelOpenCommands, type CommandView, enqueueCommand } from "./agent-commands.ts";
 import { type AuditContext, recordAudit } from "./audit.ts";
 import { notifyHostEvent } from "./host-events.ts";
-import { getLiveHostOrThrow, type HostView, hostView } from "./host-view.ts";
+import { getLiveHostOrThrow, getLiveHostRefOrThrow, type HostView, hostView } from "./host-view.ts";
 
 /** The tenant's live hosts by name (`hosts.read`); revoked ones are gone from it. */
 export async function listHosts(deps: AppDeps, access: Access): Promise<HostView[]> {
@@ -68,10 +68,10 @@ export async function diagnoseHost(
 ): Promise<CommandView> {
   requirePermission(access, "hosts.update");
   return await deps.database.db.transaction(async (tx) => {
-    // Shared: a revocation waits until the command exists, and then cancels it.
-    const host = await getLiveHostOrThrow(tx, access.tenantId, hostId, "share");
+    // Locked: a revocation waits until the command exists, and then cancels it.
+    const host = await getLiveHostRefOrThrow(tx, access.tenantId, hostId);
     const command = await enqueueCommand(tx, deps, {
-      host: { id: host.id, tenantId: host.tenantId, name: host.name },
+      host,
       siteId: null,
       kind: "host.diagnose",
       payload: {},
