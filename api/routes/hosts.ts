@@ -3,8 +3,8 @@ import { accessOf, permissionGuard } from "../auth/route-access.ts";
 import type { AppDeps, AppEnv } from "../deps.ts";
 import { auditContextOf } from "../request-context.ts";
 import { createHost, reissueEnrolment } from "../services/host-enrolment.ts";
+import { cancelCommand } from "../services/agent-commands.ts";
 import {
-  cancelCommandOfHost,
   getCommandOfHost,
   hostMetricSeries,
   listCommandsOfHost,
@@ -96,7 +96,7 @@ export function hostsRoutes(deps: AppDeps): Hono<AppEnv> {
     validate("param", HostCommandParam),
     async (c) => {
       const { id, commandId } = c.req.valid("param");
-      const command = await cancelCommandOfHost(
+      const command = await cancelCommand(
         deps,
         accessOf(c),
         auditContextOf(c),

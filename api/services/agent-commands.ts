@@ -5,12 +5,13 @@ import { and, desc, eq, getTableColumns, isNull, lt, sql } from "drizzle-orm";
 import { COMMAND_SPECS, CommandKind, type CommandState } from "../../agent/protocol/commands.ts";
 import type { Db, Tx } from "../../db/client.ts";
 import { newId } from "../../db/ids.ts";
-import { agentCommands, hosts } from "../../db/schema.ts";
+import { agentCommands } from "../../db/schema.ts";
 import { type Access, requirePermission } from "../auth/route-access.ts";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { commandView, notifyCommandsDone, OPEN_STATE_SQL } from "./agent-command-rows.ts";
 import { type AuditContext, recordAudit } from "./audit.ts";
+import { getLiveHostOrThrow } from "./host-view.ts";
 import { notifyHostEvent } from "./host-events.ts";
 
 // The `command` frame carries the body as a string of at most this many characters.
@@ -179,8 +180,8 @@ export async function cancelOpenCommands(
 }
 
 /**
- * Cancels a command a user no longer wants (`hosts.update`), while the agent has not taken it
- * on: a running command cannot be called back, and an ended one has nothing left to cancel.
+ * Cancels a command a user no longer wants (`hosts.update`) on a live host of the caller's
+ * tenant, while the agent has not taken it on: a running command cannot be called back, and an ended one has nothing left to cancel.
  */
 export async function cancelCommand(
   deps: AppDeps,
@@ -192,9 +193,8 @@ export async function cancelCommand(
   requirePermission(access, "hosts.update");
   const now = deps.now();
   return await deps.database.db.transaction(async (tx) => {
-    const [host] = await tx.select({ id: hosts.id }).from(hosts)
-      .where(and(eq(hosts.id, hostId), eq(hosts.tenantId, access.tenantId)));
-    if (!host) throw new AppError("not_found", "Host not found");
+    // A revoked host's commands were all cancelled with it; it answers like a missing one.
+    await getLiveHostOrThrow(tx, access.tenantId, hostId);
     const [row] = await tx.select().from(agentCommands)
       .where(and(eq(agentCommands.id, commandId), eq(agentCommands.hostId, hostId)))
       .for("update");

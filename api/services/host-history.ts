@@ -2,13 +2,7 @@
 // over the last hours. Every read first checks the host is a live one of the caller's tenant.
 import { type Access, requirePermission } from "../auth/route-access.ts";
 import type { AppDeps } from "../deps.ts";
-import {
-  cancelCommand,
-  type CommandView,
-  getHostCommand,
-  listHostCommands,
-} from "./agent-commands.ts";
-import type { AuditContext } from "./audit.ts";
+import { type CommandView, getHostCommand, listHostCommands } from "./agent-commands.ts";
 import type { HostCommandsQuery } from "./host-inputs.ts";
 import { type MetricPoint, metricSeries } from "./host-metrics.ts";
 import { getLiveHostOrThrow } from "./host-view.ts";
@@ -39,20 +33,6 @@ export async function getCommandOfHost(
   const db = deps.database.db;
   const host = await getLiveHostOrThrow(db, access.tenantId, hostId);
   return await getHostCommand(db, host.id, commandId);
-}
-
-/** Cancels a command the agent has not taken on yet (`hosts.update`). */
-export async function cancelCommandOfHost(
-  deps: AppDeps,
-  access: Access,
-  audit: AuditContext,
-  hostId: string,
-  commandId: string,
-): Promise<CommandView> {
-  requirePermission(access, "hosts.update");
-  // A revoked host's commands were all cancelled with it; it answers like a missing one.
-  await getLiveHostOrThrow(deps.database.db, access.tenantId, hostId);
-  return await cancelCommand(deps, access, audit, hostId, commandId);
 }
 
 /** The host's usage samples of the last `hours`, oldest first (`hosts.read`). */

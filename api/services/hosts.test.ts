@@ -9,16 +9,11 @@ import { waitFor } from "../../scripts/testing/wait.ts";
 import type { Permission } from "../auth/permissions.ts";
 import type { Access } from "../auth/route-access.ts";
 import { AppError } from "../errors.ts";
-import { getHostCommand } from "./agent-commands.ts";
+import { cancelCommand, getHostCommand } from "./agent-commands.ts";
 import type { AuditContext } from "./audit.ts";
 import { createHost } from "./host-enrolment.ts";
 import { type HostEvent, listenHostEvents } from "./host-events.ts";
-import {
-  cancelCommandOfHost,
-  getCommandOfHost,
-  hostMetricSeries,
-  listCommandsOfHost,
-} from "./host-history.ts";
+import { getCommandOfHost, hostMetricSeries, listCommandsOfHost } from "./host-history.ts";
 import { diagnoseHost, getHost, listHosts, revokeHost } from "./hosts.ts";
 
 let t: TestApp;
@@ -182,9 +177,9 @@ describe("diagnoseHost and the command history", () => {
     const host = await addHost("cancel");
     const other = await addHost("cancel-other");
     const command = await diagnoseHost(t.deps, admin, audit, host.id);
-    expect((await failure(cancelCommandOfHost(t.deps, admin, audit, other.id, command.id))).code)
+    expect((await failure(cancelCommand(t.deps, admin, audit, other.id, command.id))).code)
       .toBe("not_found");
-    expect((await cancelCommandOfHost(t.deps, admin, audit, host.id, command.id)).state)
+    expect((await cancelCommand(t.deps, admin, audit, host.id, command.id)).state)
       .toBe("cancelled");
   });
 
@@ -193,7 +188,7 @@ describe("diagnoseHost and the command history", () => {
     const command = await diagnoseHost(t.deps, admin, audit, host.id);
     const reader = accessAs(admin.auth.userId, acme, ["hosts.read"]);
     expect((await failure(diagnoseHost(t.deps, reader, audit, host.id))).code).toBe("forbidden");
-    expect((await failure(cancelCommandOfHost(t.deps, reader, audit, host.id, command.id))).code)
+    expect((await failure(cancelCommand(t.deps, reader, audit, host.id, command.id))).code)
       .toBe("forbidden");
     for (
       const read of [
