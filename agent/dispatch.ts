@@ -1,10 +1,8 @@
 // Commands from the API: verified, journaled, acknowledged, run one at a time per site, and
 // reported. The journal is the truth: an id it holds is never run again, whatever the API resends.
-import { CommandEnvelope, type RejectReason } from "./protocol/commands.ts";
+import type { CommandEnvelope, RejectReason } from "./protocol/commands.ts";
 import type { AgentFrame } from "./protocol/frames.ts";
-import { parseFrame } from "./protocol/parse-frame.ts";
-import { commandMessage, verifyText } from "./protocol/signing.ts";
-import { TIMING } from "./protocol/version.ts";
+import { commandTimeProblem, openCommand } from "./protocol/open-command.ts";
 import { type CommandHandler, failure, runHandler } from "./command-handler.ts";
 import type { Finish, Journal } from "./journal.ts";
 import { type Log, silentLog } from "./log.ts";
@@ -76,16 +74,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   // for it, and the intake would then wait for every command to finish.
   const admit = async (body: string, signature: string): Promise<{ run: Promise<void> } | null> => {
     if (abort.signal.aborted) return null;
-    if (!(await verifyText(options.apiPublicKey, commandMessage(body), signature))) {
-      reject(null, "bad_signature", "the signature does not verify against the pinned API key");
+    const opened = await openCommand(options.apiPublicKey, body, signature);
+    if (!opened.ok) {
+      reject(opened.commandId, opened.reason, opened.detail);
       return null;
     }
-    const parsed = parseFrame(body, CommandEnvelope);
-    if (!parsed.ok) {
-      reject(claimedId(body), "malformed", parsed.message);
-      return null;
-    }
-    const command = parsed.frame;
+    const command = opened.command;
     if (command.hostId !== options.hostId) {
       reject(command.id, "wrong_host", `the command is for host ${command.hostId}`);
       return null;
@@ -113,19 +107,16 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       report(command.id, finish, "interrupted");
       return null;
     }
-    const now = options.now().getTime();
-    if (now < Date.parse(command.notBefore) - TIMING.clockSkewMs) {
-      reject(command.id, "not_yet_valid", `the command is not valid before ${command.notBefore}`);
-      return null;
-    }
-    if (now >= Date.parse(command.expiresAt)) {
-      reject(command.id, "expired", `the command expired at ${command.expiresAt}`);
+    const now = options.now();
+    const tooEarlyOrLate = commandTimeProblem(command, now);
+    if (tooEarlyOrLate) {
+      reject(tooEarlyOrLate.commandId, tooEarlyOrLate.reason, tooEarlyOrLate.detail);
       return null;
     }
     const state = { acked: false };
     inFlight.set(command.id, state);
     try {
-      await options.journal.accept(command.id, new Date(now), command.expiresAt);
+      await options.journal.accept(command.id, now, command.expiresAt);
     } catch (err) {
       inFlight.delete(command.id); // not on disk, so not acknowledged: the API will resend it
       throw err;
@@ -180,14 +171,4 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       abort.abort(new Error("the agent is stopping"));
     },
   };
-}
-
-// The id of a signed envelope that failed its schema, so the API can close the row it belongs to.
-function claimedId(body: string): string | null {
-  try {
-    const id = (JSON.parse(body) as { id?: unknown } | null)?.id;
-    return typeof id === "string" && id.length > 0 && id.length <= 64 ? id : null;
-  } catch {
-    return null;
-  }
 }

@@ -4,11 +4,12 @@
 // validity checked, `command_ack`, `command_result`, then observed state again, as the real
 // reconciler does after `host.diagnose`). Unlike the real agent it keeps no journal (no fsync),
 // sends no metrics, and answers `host.diagnose` from cached facts without spawning tools.
-import { CommandEnvelope, type DiagnoseResult } from "../../agent/protocol/commands.ts";
+import type { DiagnoseResult } from "../../agent/protocol/commands.ts";
 import { type AgentFrame, ServerFrame } from "../../agent/protocol/frames.ts";
 import { TOOL_NAMES, type ToolInventory } from "../../agent/protocol/host-report.ts";
 import { encodeFrame, parseFrame } from "../../agent/protocol/parse-frame.ts";
-import { authMessage, commandMessage, signText, verifyText } from "../../agent/protocol/signing.ts";
+import { commandTimeProblem, openCommand } from "../../agent/protocol/open-command.ts";
+import { authMessage, signText } from "../../agent/protocol/signing.ts";
 import { PROTOCOL_VERSION, TIMING } from "../../agent/protocol/version.ts";
 import { wallClockMs } from "./swarm-messages.ts";
 
@@ -142,33 +143,17 @@ async function answerCommand(
   receivedAt: number,
   observe: () => void,
 ): Promise<void> {
-  let body: unknown;
-  try {
-    body = JSON.parse(frame.body);
-  } catch {
-    body = undefined;
+  // The same checks, in the same order, as the real agent (journal aside).
+  const opened = await openCommand(ctx.apiKey, frame.body, frame.signature);
+  if (!opened.ok) {
+    const { commandId, reason, detail } = opened;
+    return send({ type: "command_rejected", commandId, reason, detail });
   }
-  const parsed = CommandEnvelope.safeParse(body);
-  if (!parsed.success) {
-    return send({ type: "command_rejected", commandId: null, reason: "malformed", detail: "" });
-  }
-  const command = parsed.data;
-  const refuse = (reason: "bad_signature" | "wrong_host" | "expired", detail: string) =>
-    send({ type: "command_rejected", commandId: command.id, reason, detail });
-  if (!(await verifyText(ctx.apiKey, commandMessage(frame.body), frame.signature))) {
-    return refuse("bad_signature", "the signature does not verify against the pinned key");
-  }
-  if (command.hostId !== hostId) return refuse("wrong_host", "the command is for another host");
-  const now = Date.now();
-  if (now >= Date.parse(command.expiresAt)) return refuse("expired", "the command has expired");
-  if (now < Date.parse(command.notBefore) - TIMING.clockSkewMs) {
-    return send({
-      type: "command_rejected",
-      commandId: command.id,
-      reason: "not_yet_valid",
-      detail: "the command is not valid yet",
-    });
-  }
+  const command = opened.command;
+  const refusal = command.hostId !== hostId
+    ? { commandId: command.id, reason: "wrong_host" as const, detail: "for another host" }
+    : commandTimeProblem(command, new Date());
+  if (refusal) return send({ type: "command_rejected", ...refusal });
   send({ type: "command_ack", commandId: command.id });
   const known = command.kind === "host.diagnose";
   send({

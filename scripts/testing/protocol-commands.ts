@@ -2,7 +2,9 @@
 // check the signature against the pinned key, acknowledge, run the test's handler, report.
 import { CommandEnvelope, type RejectReason } from "../../agent/protocol/commands.ts";
 import type { AgentFrame, ServerFrame } from "../../agent/protocol/frames.ts";
-import { commandMessage, importPublicKey, verifyText } from "../../agent/protocol/signing.ts";
+import { openCommand } from "../../agent/protocol/open-command.ts";
+import { parseFrame } from "../../agent/protocol/parse-frame.ts";
+import { importPublicKey } from "../../agent/protocol/signing.ts";
 
 /** What a command handler decides: run it (with an outcome) or refuse it unrun. */
 export type CommandAnswer =
@@ -29,27 +31,25 @@ export async function answerCommand(
   options: ClientOptions & { send: (frame: AgentFrame) => void; ran: string[] },
 ): Promise<void> {
   const { send } = options;
-  let body: unknown;
-  try {
-    body = JSON.parse(frame.body);
-  } catch {
-    body = undefined;
-  }
-  const parsed = CommandEnvelope.safeParse(body);
-  if (!parsed.success) {
-    return send({ type: "command_rejected", commandId: null, reason: "malformed", detail: "" });
-  }
-  const envelope = parsed.data;
+  let envelope: CommandEnvelope;
   if (options.apiPublicKey) {
-    const key = await importPublicKey(options.apiPublicKey);
-    if (!(await verifyText(key, commandMessage(frame.body), frame.signature))) {
-      return send({
-        type: "command_rejected",
-        commandId: envelope.id,
-        reason: "bad_signature",
-        detail: "the signature does not verify against the pinned key",
-      });
+    // With a pinned key, the same checks as the real agent: signature first, then the envelope.
+    const opened = await openCommand(
+      await importPublicKey(options.apiPublicKey),
+      frame.body,
+      frame.signature,
+    );
+    if (!opened.ok) {
+      const { commandId, reason, detail } = opened;
+      return send({ type: "command_rejected", commandId, reason, detail });
     }
+    envelope = opened.command;
+  } else {
+    const parsed = parseFrame(frame.body, CommandEnvelope);
+    if (!parsed.ok) {
+      return send({ type: "command_rejected", commandId: null, reason: "malformed", detail: "" });
+    }
+    envelope = parsed.frame;
   }
   if (options.ack !== false) send({ type: "command_ack", commandId: envelope.id });
   options.ran.push(envelope.id);
