@@ -7,7 +7,6 @@ import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
 import { memberAccess } from "../../scripts/testing/auth.ts";
 import { addTestMember, addTestTenant, setupAcme } from "../../scripts/testing/members.ts";
 import type { Access } from "../auth/route-access.ts";
-import type { Permission } from "../auth/permissions.ts";
 import { hashToken } from "../auth/tokens.ts";
 import { AppError } from "../errors.ts";
 import type { AuditContext } from "./audit.ts";
@@ -32,12 +31,6 @@ const userAudit = (access: Access): AuditContext => ({
   actor: { kind: "user", id: access.auth.userId },
 });
 
-// A member's access holding `permissions`, acting as a real user (hosts reference their creator).
-function accessAs(userId: string, tenantId: string, permissions: Permission[]): Access {
-  const access = memberAccess(permissions, tenantId);
-  return { ...access, auth: { ...access.auth, userId } };
-}
-
 beforeAll(async () => {
   t = await createTestApp({ now: () => clock });
   ({ acme } = await setupAcme(t));
@@ -47,12 +40,16 @@ beforeAll(async () => {
     tenantId: acme,
     roleIds: ["role_admin"],
   });
-  admin = accessAs(member.userId, acme, [
-    "hosts.create",
-    "hosts.read",
-    "hosts.update",
-    "hosts.delete",
-  ]);
+  admin = memberAccess(
+    [
+      "hosts.create",
+      "hosts.read",
+      "hosts.update",
+      "hosts.delete",
+    ],
+    acme,
+    member.userId,
+  );
 });
 afterAll(() => t.close());
 
@@ -126,14 +123,16 @@ describe("createHost", () => {
       tenantId: globex,
       roleIds: ["role_admin"],
     });
-    expect((await create("shared", accessAs(member.userId, globex, ["hosts.create"]))).host.name)
+    expect(
+      (await create("shared", memberAccess(["hosts.create"], globex, member.userId))).host.name,
+    )
       .toBe("shared");
     await revokeHost(t.deps, admin, userAudit(admin), first.host.id);
     expect((await create("shared")).host.id).not.toBe(first.host.id);
   });
 
   test("needs hosts.create", async () => {
-    const viewer = accessAs(admin.auth.userId, acme, ["hosts.read"]);
+    const viewer = memberAccess(["hosts.read"], acme, admin.auth.userId);
     expect((await failure(create("nope", viewer))).code).toBe("forbidden");
   });
 
@@ -268,10 +267,10 @@ describe("reissueEnrolment", () => {
 
   test("needs hosts.update; another tenant's or a revoked host is a 404", async () => {
     const { host } = await create("reissue-guard");
-    const reader = accessAs(admin.auth.userId, acme, ["hosts.read"]);
+    const reader = memberAccess(["hosts.read"], acme, admin.auth.userId);
     expect((await failure(reissueEnrolment(t.deps, reader, userAudit(reader), host.id))).code)
       .toBe("forbidden");
-    const outsider = accessAs(admin.auth.userId, globex, ["hosts.update"]);
+    const outsider = memberAccess(["hosts.update"], globex, admin.auth.userId);
     expect((await failure(reissueEnrolment(t.deps, outsider, userAudit(outsider), host.id))).code)
       .toBe("not_found");
     await revokeHost(t.deps, admin, userAudit(admin), host.id);

@@ -27,11 +27,6 @@ let stopListening: () => Promise<void>;
 const audit: AuditContext = { actor: { kind: "user", id: "usr_admin" } };
 const ALL_HOSTS: Permission[] = ["hosts.create", "hosts.read", "hosts.update", "hosts.delete"];
 
-function accessAs(userId: string, tenantId: string, permissions: Permission[]): Access {
-  const access = memberAccess(permissions, tenantId);
-  return { ...access, auth: { ...access.auth, userId } };
-}
-
 beforeAll(async () => {
   t = await createTestApp({ now: () => clock });
   ({ acme } = await setupAcme(t));
@@ -41,8 +36,8 @@ beforeAll(async () => {
     tenantId: acme,
     roleIds: ["role_admin"],
   });
-  admin = accessAs(member.userId, acme, ALL_HOSTS);
-  outsider = accessAs(member.userId, globex, ALL_HOSTS);
+  admin = memberAccess(ALL_HOSTS, acme, member.userId);
+  outsider = memberAccess(ALL_HOSTS, globex, member.userId);
   stopListening = await listenHostEvents(t.deps.database, (e) => events.push(e), () => {});
 });
 afterAll(async () => {
@@ -100,7 +95,7 @@ describe("listHosts and getHost", () => {
   test("another tenant's host is a 404, as is a revoked one; reading needs hosts.read", async () => {
     const host = await addHost("hidden");
     expect((await failure(getHost(t.deps, outsider, host.id))).code).toBe("not_found");
-    const writer = accessAs(admin.auth.userId, acme, ["hosts.create"]);
+    const writer = memberAccess(["hosts.create"], acme, admin.auth.userId);
     expect((await failure(getHost(t.deps, writer, host.id))).code).toBe("forbidden");
     await revokeHost(t.deps, admin, audit, host.id);
     expect((await failure(getHost(t.deps, admin, host.id))).code).toBe("not_found");
@@ -130,7 +125,7 @@ describe("revokeHost", () => {
 
   test("needs hosts.delete; another tenant's host and a second revocation are 404s", async () => {
     const host = await addHost("guarded");
-    const updater = accessAs(admin.auth.userId, acme, ["hosts.read", "hosts.update"]);
+    const updater = memberAccess(["hosts.read", "hosts.update"], acme, admin.auth.userId);
     expect((await failure(revokeHost(t.deps, updater, audit, host.id))).code).toBe("forbidden");
     expect((await failure(revokeHost(t.deps, outsider, audit, host.id))).code).toBe("not_found");
     await revokeHost(t.deps, admin, audit, host.id);
@@ -186,7 +181,7 @@ describe("diagnoseHost and the command history", () => {
   test("another tenant, a revoked host, or a missing permission get no history", async () => {
     const host = await addHost("private");
     const command = await diagnoseHost(t.deps, admin, audit, host.id);
-    const reader = accessAs(admin.auth.userId, acme, ["hosts.read"]);
+    const reader = memberAccess(["hosts.read"], acme, admin.auth.userId);
     expect((await failure(diagnoseHost(t.deps, reader, audit, host.id))).code).toBe("forbidden");
     expect((await failure(cancelCommand(t.deps, reader, audit, host.id, command.id))).code)
       .toBe("forbidden");

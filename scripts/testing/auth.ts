@@ -96,10 +96,18 @@ export function superuserAccess(tenantId = "ten_test"): Access {
   };
 }
 
-/** A plain member's access holding exactly `permissions` in `tenantId`. */
-export function memberAccess(permissions: Permission[], tenantId = "ten_test"): Access {
+/**
+ * A plain member's access holding exactly `permissions` in `tenantId`; pass `userId` when the
+ * service writes rows that reference a real user (a host's creator, say).
+ */
+export function memberAccess(
+  permissions: Permission[],
+  tenantId = "ten_test",
+  userId?: string,
+): Access {
+  const auth = superuserAuth();
   return {
-    auth: { ...superuserAuth(), isSuperuser: false, tenantIds: [tenantId] },
+    auth: { ...auth, userId: userId ?? auth.userId, isSuperuser: false, tenantIds: [tenantId] },
     tenantId,
     grants: { superuser: false, tenantWide: new Set(permissions), bySite: new Map() },
   };
