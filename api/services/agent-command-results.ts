@@ -8,6 +8,7 @@ import { rowsOf } from "../../db/migrate.ts";
 import { agentCommands, hosts } from "../../db/schema.ts";
 import type { AppDeps } from "../deps.ts";
 import { notifyCommandsDone, OPEN_STATE_SQL } from "./agent-command-rows.ts";
+import { commandDoneNoticeSql } from "./host-events.ts";
 import type { HostRef } from "./agent-commands.ts";
 import { type AuditContext, recordAudit } from "./audit.ts";
 
@@ -55,12 +56,51 @@ interface EndedRow {
 
 const json = (value: unknown) => (value === null ? null : JSON.stringify(value));
 
+// One statement ends the command, stores a diagnose's facts and announces the end; its snapshot
+// is taken before the update, so this command still counts as open in it. The notice CTE runs
+// because the final select reads it, and goes out only if the statement commits. With
+// `successOnly`, a host.diagnose whose result does not parse is left alone (it fails, audited).
+function endStatement(
+  host: HostRef,
+  frame: CommandResultFrame,
+  now: string,
+  diagnose: ReturnType<typeof checkDiagnose> | undefined,
+  successOnly: boolean,
+) {
+  const result = isPlainObject(frame.result) ? frame.result : null;
+  const error = frame.error?.slice(0, MAX_ERROR_CHARS) ?? null;
+  const problem = diagnose?.problem ?? null;
+  const malformed = sql`kind = 'host.diagnose' and ${problem}::text is not null`;
+  return sql`with ended as (
+    update ${agentCommands} set
+      state = case when ${malformed} then 'failed' else ${frame.outcome} end,
+      error = case when ${malformed} then ${problem} else ${error} end,
+      result = ${json(result)}::jsonb,
+      finished_at = ${now}::timestamptz
+    where id = ${frame.commandId} and host_id = ${host.id} and ${OPEN_STATE_SQL}
+      ${successOnly ? sql`and not (${malformed})` : sql``}
+    returning id, kind, site_id, state
+  ), facts as (
+    update ${hosts} set facts = ${json(diagnose?.facts ?? null)}::jsonb,
+      inventory = ${json(diagnose?.inventory ?? null)}::jsonb
+    from ended
+    where ${hosts.id} = ${host.id} and ended.kind = 'host.diagnose' and ended.state = 'succeeded'
+  ), announced as (
+    select ${commandDoneNoticeSql(sql`${host.id}::text`, sql`id`)} from ended
+  )
+  select id, kind, site_id, state, exists (
+    select 1 from ${agentCommands}
+    where host_id = ${host.id} and ${OPEN_STATE_SQL} and id <> ${frame.commandId}
+  ) as others_open, (select count(*) from announced) as announced
+  from ended`;
+}
+
 /**
- * Ends a command the agent ran: succeeded or failed, with its result or error, in one statement
- * that also stores a diagnose's facts. A failure is audited in the same transaction; a success
- * is not, since the row keeps its state, result and times and the action that issued it is in
- * the audit chain already. Ignored when the command is not this host's or has already ended, so
- * a result re-sent after a reconnect is recorded (and audited) once.
+ * Ends a command the agent ran: succeeded or failed, with its result or error, and a diagnose's
+ * facts. A failure is audited in the same transaction. A success is not (the row keeps its
+ * state, result and times, and the action that issued it is in the audit chain already), so it
+ * is one statement with no transaction around it. Ignored when the command is not this host's
+ * or has already ended, so a result re-sent after a reconnect is recorded (and audited) once.
  */
 export async function recordCommandResult(
   deps: AppDeps,
@@ -69,40 +109,20 @@ export async function recordCommandResult(
 ): Promise<ResultStored> {
   // The API's clock, like every other timestamp on the row; the agent's may be skewed.
   const now = deps.now().toISOString();
-  const result = isPlainObject(frame.result) ? frame.result : null;
-  const error = frame.error?.slice(0, MAX_ERROR_CHARS) ?? null;
-  const diagnose = frame.outcome === "succeeded" ? checkDiagnose(result) : undefined;
-  const problem = diagnose?.problem ?? null;
-  // The snapshot is taken before the update, so this command still counts as open in it.
-  const statement = sql`with ended as (
-    update ${agentCommands} set
-      state = case when kind = 'host.diagnose' and ${problem}::text is not null
-        then 'failed' else ${frame.outcome} end,
-      error = case when kind = 'host.diagnose' and ${problem}::text is not null
-        then ${problem} else ${error} end,
-      result = ${json(result)}::jsonb,
-      finished_at = ${now}::timestamptz
-    where id = ${frame.commandId} and host_id = ${host.id} and ${OPEN_STATE_SQL}
-    returning id, kind, site_id, state
-  ), facts as (
-    update ${hosts} set facts = ${json(diagnose?.facts ?? null)}::jsonb,
-      inventory = ${json(diagnose?.inventory ?? null)}::jsonb
-    from ended
-    where ${hosts.id} = ${host.id} and ended.kind = 'host.diagnose' and ended.state = 'succeeded'
-  )
-  select id, kind, site_id, state, exists (
-    select 1 from ${agentCommands}
-    where host_id = ${host.id} and ${OPEN_STATE_SQL} and id <> ${frame.commandId}
-  ) as others_open
-  from ended`;
+  const diagnose = frame.outcome === "succeeded"
+    ? checkDiagnose(isPlainObject(frame.result) ? frame.result : null)
+    : undefined;
+  if (frame.outcome === "succeeded") {
+    const ended = await deps.database.db.execute(endStatement(host, frame, now, diagnose, true));
+    const [row] = rowsOf<EndedRow>(ended);
+    if (row) return { othersOpen: row.others_open };
+    // Nothing recorded: the command is another host's, it had ended already, or it is a
+    // host.diagnose whose result does not parse, which the audited path below fails.
+    if (diagnose?.problem === null) return { othersOpen: true };
+  }
   try {
     return await deps.database.db.transaction(async (tx) => {
-      // The notice goes out with the update, not after it, and is delivered only if `tx` commits:
-      // a result for a command that is not open rolls back, so it announces nothing.
-      const [ended] = await Promise.all([
-        tx.execute(statement),
-        notifyCommandsDone(tx, host.id, [frame.commandId]),
-      ]);
+      const ended = await tx.execute(endStatement(host, frame, now, diagnose, false));
       const [row] = rowsOf<EndedRow>(ended);
       if (!row) return tx.rollback();
       if (row.state !== "succeeded") {

@@ -1,10 +1,11 @@
 // The durable command outbox: commands are inserted and signed in the transaction of the change
 // that causes them, listed for the host pages, and cancelled by users while still undelivered.
 // Delivery to agents lives in agent-command-delivery.ts, their answers in agent-command-results.ts.
-import { and, desc, eq, getTableColumns, isNull, lt, sql } from "drizzle-orm";
+import { and, desc, eq, lt, sql } from "drizzle-orm";
 import { COMMAND_SPECS, CommandKind, type CommandState } from "../../agent/protocol/commands.ts";
 import type { Db, Tx } from "../../db/client.ts";
 import { newId } from "../../db/ids.ts";
+import { rowsOf } from "../../db/migrate.ts";
 import { agentCommands } from "../../db/schema.ts";
 import { type Access, requirePermission } from "../auth/route-access.ts";
 import type { AppDeps } from "../deps.ts";
@@ -12,7 +13,7 @@ import { AppError } from "../errors.ts";
 import { commandView, notifyCommandsDone, OPEN_STATE_SQL } from "./agent-command-rows.ts";
 import { type AuditContext, recordAudit } from "./audit.ts";
 import { getLiveHostOrThrow } from "./host-view.ts";
-import { notifyHostEvent } from "./host-events.ts";
+import { commandDoneNoticeSql, HOST_EVENTS_CHANNEL, notifyHostEvent } from "./host-events.ts";
 
 // The `command` frame carries the body as a string of at most this many characters.
 const MAX_BODY_CHARS = 512 * 1024;
@@ -119,46 +120,54 @@ export async function enqueueCommand(
       `Command "${input.kind}" is ${body.length} characters long; the limit is ${MAX_BODY_CHARS}`,
     );
   }
-  // Older queued commands this one replaces end in the same statement that inserts it.
-  const replaced = tx.$with("replaced").as(
-    tx.update(agentCommands)
-      .set({ state: "superseded", finishedAt: now, error: `superseded by ${id}` })
-      .where(and(
-        supersedes ? undefined : sql`false`,
-        eq(agentCommands.hostId, input.host.id),
-        input.siteId === null
-          ? isNull(agentCommands.siteId)
-          : eq(agentCommands.siteId, input.siteId),
-        eq(agentCommands.kind, input.kind),
-        eq(agentCommands.state, "queued"),
-      ))
-      .returning({ id: agentCommands.id }),
+  // One statement, since every command passes here: it ends the older queued commands this one
+  // replaces, inserts it, and queues the notices (sent only if `tx` commits) that wake the
+  // replica holding the host's socket and tell waiters the replaced ones ended. Everything else
+  // on the new row is known already, so only its `seq` comes back.
+  const at = (date: Date) => sql`${date.toISOString()}::timestamptz`;
+  const sameSite = input.siteId === null ? sql`site_id is null` : sql`site_id = ${input.siteId}`;
+  const [row] = rowsOf<{ seq: string | number }>(
+    await tx.execute(sql`with replaced as (
+      update ${agentCommands} set state = 'superseded', finished_at = ${at(now)},
+        error = ${`superseded by ${id}`}
+      where ${supersedes ? sql`true` : sql`false`} and host_id = ${input.host.id} and ${sameSite}
+        and kind = ${input.kind} and state = 'queued'
+      returning id
+    ), inserted as (
+      insert into ${agentCommands} (id, host_id, tenant_id, site_id, kind, payload, body,
+        signature, issued_by, created_at, not_before, expires_at)
+      values (${id}, ${input.host.id}, ${input.host.tenantId}, ${input.siteId}, ${input.kind},
+        ${JSON.stringify(payload)}::jsonb, ${body}, ${signature}, ${input.issuedBy}, ${at(now)},
+        ${at(notBefore)}, ${at(expiresAt)})
+      returning seq
+    ), notices as (
+      select ${commandDoneNoticeSql(sql`${input.host.id}::text`, sql`id`)} from replaced
+      union all
+      select pg_notify(${HOST_EVENTS_CHANNEL},
+        ${JSON.stringify({ event: "commands", hostId: input.host.id })})
+    )
+    select seq, (select count(*) from notices) as notices from inserted`),
   );
-  const insert = tx.with(replaced).insert(agentCommands).values({
+  if (!row) throw new Error("agent command insert returned no row");
+  return {
     id,
+    seq: Number(row.seq),
     hostId: input.host.id,
-    tenantId: input.host.tenantId,
     siteId: input.siteId,
     kind: input.kind,
     payload,
-    body,
-    signature,
+    state: "queued",
+    createdAt: now.toISOString(),
+    notBefore: notBefore.toISOString(),
+    expiresAt: expiresAt.toISOString(),
+    sentAt: null,
+    startedAt: null,
+    finishedAt: null,
+    deliveries: 0,
+    result: null,
+    error: null,
     issuedBy: input.issuedBy,
-    createdAt: now,
-    notBefore,
-    expiresAt,
-  }).returning({
-    ...getTableColumns(agentCommands),
-    replaced: sql<string>`(select coalesce(string_agg(id, ','), '') from ${replaced})`,
-  });
-  // The wake-up goes out with the insert, not after it: it is delivered only if `tx` commits.
-  const [[row]] = await Promise.all([
-    insert,
-    notifyHostEvent(tx, { event: "commands", hostId: input.host.id }),
-  ]);
-  if (!row) throw new Error("agent command insert returned no row");
-  await notifyCommandsDone(tx, input.host.id, row.replaced.split(",").filter(Boolean));
-  return commandView(row);
+  };
 }
 
 /**

@@ -1,12 +1,13 @@
 // Host events travel through PostgreSQL NOTIFY, so every API replica hears them: the one holding
 // a host's socket delivers commands and desired state, and waiters anywhere learn a command ended.
 // Sent inside the transaction that caused them, they are delivered only if it commits.
-import { and, inArray, isNotNull, sql } from "drizzle-orm";
+import { and, inArray, isNotNull, type SQL, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Database, Db, Tx } from "../../db/client.ts";
 import { hosts } from "../../db/schema.ts";
 
-const CHANNEL = "caddis_host_events";
+/** The NOTIFY channel; statements that queue their own notices name it. */
+export const HOST_EVENTS_CHANNEL = "caddis_host_events";
 
 const HostEvent = z.discriminatedUnion("event", [
   /** New or changed commands are waiting for the host. */
@@ -22,7 +23,16 @@ export type HostEvent = z.infer<typeof HostEvent>;
 
 /** Queues a host event; it is delivered to every listener when `tx` commits. */
 export async function notifyHostEvent(tx: Tx | Db, event: HostEvent): Promise<void> {
-  await tx.execute(sql`select pg_notify(${CHANNEL}, ${JSON.stringify(event)})`);
+  await tx.execute(sql`select pg_notify(${HOST_EVENTS_CHANNEL}, ${JSON.stringify(event)})`);
+}
+
+/**
+ * The `command_done` notice as an SQL expression over a row's columns, for statements that end
+ * commands and announce it in the same step (no second round trip, and no notice if it fails).
+ */
+export function commandDoneNoticeSql(hostId: SQL, commandId: SQL): SQL {
+  return sql`pg_notify(${HOST_EVENTS_CHANNEL}, json_build_object(
+    'event', 'command_done', 'hostId', ${hostId}, 'commandId', ${commandId})::text)`;
 }
 
 /**
@@ -37,7 +47,7 @@ export async function listenHostEvents(
   onMalformed: (payload: string) => void,
   onListen?: () => void,
 ): Promise<() => Promise<void>> {
-  return await database.listen(CHANNEL, (payload) => {
+  return await database.listen(HOST_EVENTS_CHANNEL, (payload) => {
     let value: unknown;
     try {
       value = JSON.parse(payload);

@@ -36,6 +36,12 @@ export interface AgentApi {
   stop(): Promise<void>;
 }
 
+// BENCH_PROFILE_DIR=<dir> writes the API's CPU profile there (as Markdown too) when it stops.
+function profileArgs(): string[] {
+  const dir = process.env.BENCH_PROFILE_DIR;
+  return dir ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${dir}`] : [];
+}
+
 async function launchApi(
   root: string,
   databaseUrl: string | undefined,
@@ -45,7 +51,7 @@ async function launchApi(
   const port = await freePort();
   const server = launch(
     `caddis agent bench on ${databaseUrl ? "PostgreSQL" : "PGlite"}`,
-    [join(root, "node_modules/.bin/bun"), "api/main-bun.ts"],
+    [join(root, "node_modules/.bin/bun"), ...profileArgs(), "api/main-bun.ts"],
     {
       cwd: root,
       port,
