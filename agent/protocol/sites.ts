@@ -14,10 +14,11 @@ export const DOMAIN_PATTERN = new RegExp(`^(?=.{1,253}$)${LABEL}(?:\\.${LABEL})+
 
 /**
  * A path inside a site's release: segments of letters, digits, `.`, `_` and `-`, joined by `/`,
- * never `.` or `..` alone, never absolute. The empty string is the release root.
+ * never `.` or `..` alone, never starting with `-` (which a command would read as an option),
+ * never absolute. The empty string is the release root.
  */
 export const RELATIVE_PATH_PATTERN =
-  /^(?:(?!\.{1,2}(?:\/|$))[A-Za-z0-9._-]{1,255}(?:\/(?!\.{1,2}(?:\/|$))[A-Za-z0-9._-]{1,255})*)?$/;
+  /^(?:(?!\.{1,2}(?:\/|$)|-)[A-Za-z0-9._-]{1,255}(?:\/(?!\.{1,2}(?:\/|$)|-)[A-Za-z0-9._-]{1,255})*)?$/;
 
 /** An environment variable name a worker may receive. */
 export const ENV_NAME_PATTERN = /^[A-Z_][A-Z0-9_]{0,127}$/;
