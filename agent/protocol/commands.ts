@@ -30,6 +30,15 @@ export const DiagnosePayload = z.object({}).strict();
 export const DiagnoseResult = z.object({ facts: HostFacts, inventory: ToolInventory }).strict();
 export type DiagnoseResult = z.infer<typeof DiagnoseResult>;
 
+/** `site.restart`: start a fresh worker beside the old one, switch Caddy to it, stop the old. */
+export const SiteRestartPayload = z.object({}).strict();
+
+/**
+ * `site.remove`: the site left the desired state (its worker and Caddy block go with it); its files
+ * move to the host's trash, kept 7 days, or are deleted at once with `purge`.
+ */
+export const SiteRemovePayload = z.object({ purge: z.boolean() }).strict();
+
 /** How the API treats one kind: its payload schema, and whether a newer one replaces a queued one. */
 export interface CommandSpec {
   payload: z.ZodType<Record<string, unknown>>;
@@ -42,6 +51,9 @@ export interface CommandSpec {
 /** The kinds the API issues. Tests may add kinds of their own on both sides. */
 export const COMMAND_SPECS: Record<string, CommandSpec> = {
   "host.diagnose": { payload: DiagnosePayload, supersedes: true, ttlMs: 10 * 60_000 },
+  "site.restart": { payload: SiteRestartPayload, supersedes: true, ttlMs: 10 * 60_000 },
+  // A host offline for weeks still tidies up after a deleted site when it returns.
+  "site.remove": { payload: SiteRemovePayload, supersedes: false, ttlMs: 30 * 24 * 3_600_000 },
 };
 
 /** Why an agent refused a command without running it. */

@@ -3,13 +3,14 @@
 // idempotently by its own applier on the agent.
 import { z } from "zod";
 import { HostFacts, ToolInventory } from "./host-report.ts";
+import { DesiredSite, ObservedSite } from "./sites.ts";
 
 /** Everything a host should run, sent whole with a revision that only ever grows. */
 export const DesiredState = z.object({
   hostId: z.string().min(1).max(64),
   revision: z.number().int().nonnegative(),
-  /** Sites on this host; their shape arrives with the sites feature. */
-  sites: z.array(z.object({ id: z.string().min(1).max(64) }).loose()).max(100_000),
+  /** Every site on this host, disabled ones included (they keep their files and ports). */
+  sites: z.array(DesiredSite).max(10_000),
 }).strict();
 export type DesiredState = z.infer<typeof DesiredState>;
 
@@ -30,5 +31,7 @@ export const ObservedState = z.object({
   facts: HostFacts,
   inventory: ToolInventory,
   sections: z.record(z.string().regex(/^[a-z][a-z_]{0,31}$/), SectionReport),
+  /** Each desired site's state; absent from agents that run no sites. */
+  sites: z.array(ObservedSite).max(10_000).optional(),
 }).strict();
 export type ObservedState = z.infer<typeof ObservedState>;

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { CommandOutcome, RejectReason } from "./commands.ts";
 import { DesiredState, ObservedState } from "./desired-state.ts";
 import { AgentMode, HostFacts, MetricsSample } from "./host-report.ts";
+import { HostWeb } from "./sites.ts";
 
 const id = z.string().min(1).max(64);
 const base64Url = z.string().regex(/^[A-Za-z0-9_-]+$/).max(512);
@@ -62,6 +63,8 @@ export const AgentFrame = z.discriminatedUnion("type", [
     /** Why the agent is sandboxed (not root, embedded, or configured), null in system mode. */
     modeReason: z.string().max(200).nullable(),
     facts: HostFacts,
+    /** How the host serves sites; absent when the agent cannot serve any. */
+    web: HostWeb.optional(),
   }).strict(),
   heartbeat,
   z.object({ type: z.literal("observed_state"), observed: ObservedState }).strict(),

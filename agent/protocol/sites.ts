@@ -31,8 +31,11 @@ export const SITE_RUNTIMES = ["frankenphp", "php-cli"] as const;
 export const SiteRuntime = z.enum(SITE_RUNTIMES);
 export type SiteRuntime = z.infer<typeof SiteRuntime>;
 
-/** The lowest and highest port a worker may be given on 127.0.0.1. */
-export const WORKER_PORT_BOUNDS = { min: 1024, max: 65_535 } as const;
+/**
+ * Worker ports come in pairs: a site is given `port` (even) and also owns `port + 1`, so a restart
+ * can start the new worker on the other one before the old one stops. These bound `port`.
+ */
+export const WORKER_PORT_BOUNDS = { min: 1024, max: 65_534 } as const;
 
 const RelativePath = z.string().max(1024).regex(RELATIVE_PATH_PATTERN);
 
@@ -46,8 +49,9 @@ export const DesiredSite = z.object({
   docroot: RelativePath,
   /** FrankenPHP worker mode's script inside the release; null serves PHP files classically. */
   workerScript: RelativePath.min(1).nullable(),
-  /** The worker's port on 127.0.0.1. */
-  port: z.number().int().min(WORKER_PORT_BOUNDS.min).max(WORKER_PORT_BOUNDS.max),
+  /** The worker's pair of ports on 127.0.0.1: this one (even) and the next. */
+  port: z.number().int().min(WORKER_PORT_BOUNDS.min).max(WORKER_PORT_BOUNDS.max)
+    .refine((port) => port % 2 === 0, "must be even: ports come in pairs"),
   user: z.string().regex(SITE_USER_PATTERN),
   /** Passed to the worker's environment, never on argv; values are secrets. */
   env: z.record(z.string().regex(ENV_NAME_PATTERN), z.string().max(32_768)),
@@ -55,3 +59,32 @@ export const DesiredSite = z.object({
   enabled: z.boolean(),
 }).strict();
 export type DesiredSite = z.infer<typeof DesiredSite>;
+
+/** Where a site stands on its host, as the agent last saw it. */
+export const SITE_STATUSES = ["pending", "running", "failed", "stopped"] as const;
+export const SiteStatus = z.enum(SITE_STATUSES);
+export type SiteStatus = z.infer<typeof SiteStatus>;
+
+/** One site's state, reported with the observed state and whenever it changes. */
+export const ObservedSite = z.object({
+  id: DesiredSite.shape.id,
+  status: SiteStatus,
+  /** The port its serving worker listens on (one of the pair), null while none serves. */
+  port: z.number().int().min(1).max(65_535).nullable(),
+  /** Why it is failed or pending: the last stderr lines of a crashing worker, say. */
+  lastError: z.string().max(8000).nullable(),
+}).strict();
+export type ObservedSite = z.infer<typeof ObservedSite>;
+
+const port = z.number().int().min(1).max(65_535);
+
+/** How a host serves sites, sent in `hello`: Caddy's ports, and where site files live. */
+export const HostWeb = z.object({
+  /** 80 in system mode; a high port in sandbox mode. */
+  httpPort: port,
+  /** 443 in system mode; null when the host serves plain HTTP only (sandbox mode). */
+  httpsPort: port.nullable(),
+  /** Absolute; each site's files are in `<sitesDir>/<site id>/`. */
+  sitesDir: z.string().regex(/^\/[A-Za-z0-9._\/-]{0,4095}$/),
+}).strict();
+export type HostWeb = z.infer<typeof HostWeb>;
