@@ -19,6 +19,7 @@ import { auditRoutes } from "./routes/audit.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { hostsRoutes } from "./routes/hosts.ts";
+import { sitesRoutes } from "./routes/sites.ts";
 import { invitationsRoutes } from "./routes/invitations.ts";
 import { membersRoutes } from "./routes/members.ts";
 import { rolesRoutes } from "./routes/roles.ts";
@@ -67,6 +68,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/api/v1", apiTokensRoutes(deps));
   app.route("/api/v1", agentSocketRoutes(deps));
   app.route("/api/v1", hostsRoutes(deps));
+  app.route("/api/v1", sitesRoutes(deps));
   app.route("/api/v1", agentEnrolRoutes(deps));
   app.route("/", webRoutes(deps));
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { WORKER_PORT_BOUNDS } from "../agent/protocol/sites.ts";
 import { fromBase64Url } from "../agent/protocol/encoding.ts";
 import { AGENT_SIGNING_SEED_BYTES } from "../agent/protocol/signing.ts";
 import { type Keyring, parseKeyring } from "./auth/secrets.ts";
@@ -36,6 +37,8 @@ const EnvSchema = z.object({
   CADDIS_BODY_LIMIT: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   CADDIS_RATE_LIMIT_STORE: z.enum(["memory", "postgres"]).default("memory"),
   CADDIS_EMBEDDED_AGENT: z.enum(["on", "off"]).optional(),
+  CADDIS_WORKER_PORTS: z.string().regex(/^\d{1,5}-\d{1,5}$/, "must look like 20000-29999")
+    .default("20000-29999"),
 });
 
 /** Validated settings, read once at start; nothing else reads the environment. */
@@ -68,6 +71,8 @@ export interface Config {
    * by default in development, off in production).
    */
   embeddedAgent: boolean;
+  /** The range site worker ports are allocated from on every host, in pairs (CADDIS_WORKER_PORTS). */
+  workerPorts: { first: number; last: number };
 }
 
 /** Thrown with every configuration problem at once, so one restart fixes them all. */
@@ -103,9 +108,10 @@ export function readConfig(env: Record<string, string | undefined>): Config {
   // Read directly, not through the schema, so its problems show even when another variable fails.
   const rateLimits = parseRateLimits(env.CADDIS_RATE_LIMITS ?? "");
   for (const problem of rateLimits.problems) problems.push(`CADDIS_RATE_LIMITS: ${problem}`);
+  const workerPorts = raw ? checkWorkerPorts(raw.CADDIS_WORKER_PORTS, problems) : undefined;
   if (
     problems.length > 0 || !raw || !secretKeys || !keyring || !trustedProxies ||
-    !rateLimits.limits || !agentSigningSeed
+    !rateLimits.limits || !agentSigningSeed || !workerPorts
   ) {
     throw new ConfigError(problems);
   }
@@ -127,7 +133,25 @@ export function readConfig(env: Record<string, string | undefined>): Config {
     keyring,
     agentSigningSeed,
     embeddedAgent: (raw.CADDIS_EMBEDDED_AGENT ?? (production ? "off" : "on")) === "on",
+    workerPorts,
   };
+}
+
+// Ports are handed out in pairs starting on an even port (a restart uses the second), so the
+// range must hold at least one pair inside the bounds a worker port may take.
+function checkWorkerPorts(value: string, problems: string[]) {
+  const [first, last] = value.split("-").map(Number) as [number, number];
+  const { min, max } = WORKER_PORT_BOUNDS;
+  if (first < min || last > max + 1 || first > last) {
+    problems.push(`CADDIS_WORKER_PORTS: must be a range within ${min}-${max + 1}, low to high`);
+    return undefined;
+  }
+  const firstPair = first + (first % 2);
+  if (firstPair + 1 > last) {
+    problems.push("CADDIS_WORKER_PORTS: must hold at least one pair of ports (even, even + 1)");
+    return undefined;
+  }
+  return { first: firstPair, last };
 }
 
 // Comma-separated, newest first, so a signing key can rotate: put the new one first, and drop the

@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import { COMMAND_STATES } from "../agent/protocol/commands.ts";
+import { type HostWeb, SITE_RUNTIMES, SITE_STATUSES } from "../agent/protocol/sites.ts";
 import {
   type AnyPgColumn,
   bigint,
@@ -250,7 +251,7 @@ export const userRoles = pgTable("user_roles", {
   tenantId: text("tenant_id").notNull(),
   userId: text("user_id").notNull(),
   roleId: text("role_id").notNull().references(() => roles.id),
-  siteId: text("site_id"),
+  siteId: text("site_id").references((): AnyPgColumn => sites.id, { onDelete: "cascade" }),
   createdAt: createdAt(),
 }, (t) => [
   foreignKey({
@@ -333,6 +334,8 @@ export const hosts = pgTable("hosts", {
   modeReason: text("mode_reason"),
   facts: jsonb("facts").$type<Record<string, unknown>>(),
   inventory: jsonb("inventory").$type<Record<string, unknown>>(),
+  /** How the host serves sites (Caddy's ports, where site files live), from `hello`. */
+  web: jsonb("web").$type<HostWeb>(),
   /** Grows with every change to what the host should run; sent with the desired state. */
   desiredRevision: bigint("desired_revision", { mode: "number" }).notNull().default(1),
   observedRevision: bigint("observed_revision", { mode: "number" }),
@@ -405,11 +408,59 @@ export const hostAlerts = pgTable("host_alerts", {
   id: text("id").primaryKey(),
   hostId: text("host_id").notNull().references(() => hosts.id, { onDelete: "cascade" }),
   tenantId: text("tenant_id").notNull(),
-  kind: text("kind", { enum: ["offline", "disk_full"] }).notNull(),
+  kind: text("kind", { enum: ["offline", "disk_full", "site_failed"] }).notNull(),
+  /** The site a `site_failed` alert is about; null for alerts about the host itself. */
+  siteId: text("site_id").references(() => sites.id, { onDelete: "cascade" }),
   message: text("message").notNull(),
   raisedAt: at("raised_at").notNull(),
   resolvedAt: at("resolved_at"),
 }, (t) => [
   index("host_alerts_tenant_idx").on(t.tenantId, t.raisedAt),
-  uniqueIndex("host_alerts_one_open").on(t.hostId, t.kind).where(sql`${t.resolvedAt} is null`),
+  uniqueIndex("host_alerts_one_open").on(t.hostId, t.kind, sql`coalesce(${t.siteId}, '')`)
+    .where(sql`${t.resolvedAt} is null`),
 ]);
+
+/**
+ * A PHP site on one host: served by Caddy from its own worker on 127.0.0.1. Every value here was
+ * checked by allowlist (api/services/site-inputs.ts) and is checked again by the agent.
+ */
+export const sites = pgTable("sites", {
+  id: text("id").primaryKey(),
+  tenantId: text("tenant_id").notNull().references(() => tenants.id, { onDelete: "cascade" }),
+  hostId: text("host_id").notNull().references(() => hosts.id),
+  /** The primary domain, as stored in site_domains too. */
+  domain: text("domain").notNull(),
+  runtime: text("runtime", { enum: SITE_RUNTIMES }).notNull(),
+  docroot: text("docroot").notNull(),
+  workerScript: text("worker_script"),
+  /** The first of the site's pair of worker ports on the host's 127.0.0.1. */
+  port: integer("port").notNull(),
+  /** The site's system user on the host. */
+  systemUser: text("system_user").notNull(),
+  /** Names of the worker's environment variables, for display; values are in envSecret. */
+  envNames: jsonb("env_names").$type<string[]>().notNull().default([]),
+  /** The whole environment as JSON, encrypted by the secrets service; null when empty. */
+  envSecret: text("env_secret"),
+  enabled: boolean("enabled").notNull().default(true),
+  /** As the host's agent last reported it. */
+  status: text("status", { enum: SITE_STATUSES }).notNull().default("pending"),
+  lastError: text("last_error"),
+  /** The port the serving worker listens on (one of the pair), as last reported. */
+  livePort: integer("live_port"),
+  statusAt: at("status_at"),
+  createdBy: text("created_by").references(() => users.id, { onDelete: "set null" }),
+  createdAt: createdAt(),
+  updatedAt: at("updated_at").notNull().defaultNow(),
+}, (t) => [
+  index("sites_tenant_idx").on(t.tenantId),
+  uniqueIndex("sites_host_port_unique").on(t.hostId, t.port),
+]);
+
+/** Every name a site answers to, unique across all tenants: the primary domain and aliases. */
+export const siteDomains = pgTable("site_domains", {
+  domain: text("domain").primaryKey(),
+  siteId: text("site_id").notNull().references(() => sites.id, { onDelete: "cascade" }),
+  isPrimary: boolean("is_primary").notNull(),
+  /** Where it is listed among the site's names: 0 for the primary, then the aliases in order. */
+  position: integer("position").notNull(),
+}, (t) => [index("site_domains_site_idx").on(t.siteId, t.position)]);

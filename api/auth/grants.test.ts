@@ -4,6 +4,7 @@ import { newId } from "../../db/ids.ts";
 import { rolePermissions, roles, userRoles } from "../../db/schema.ts";
 import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
 import { addTestMember, addTestTenant } from "../../scripts/testing/members.ts";
+import { insertTestSite } from "../../scripts/testing/sites.ts";
 import { can, type Grants, missingPermissions, restrictGrants } from "./grants.ts";
 import type { Permission } from "./permissions.ts";
 
@@ -105,6 +106,7 @@ describe("grantsLoader", () => {
   });
 
   test("a site-scoped assignment grants on that site only", async () => {
+    await insertTestSite(db(), tenantA, { id: "site_blog" });
     await db().insert(userRoles).values({
       id: newId("ura"),
       tenantId: tenantA,

@@ -14,7 +14,13 @@ export type RouteAccess =
   | { kind: "public" }
   | { kind: "signed_in" }
   | { kind: "superuser" }
-  | { kind: "permission"; permission: Permission; tenantFrom: "active" | "path" };
+  | {
+    kind: "permission";
+    permission: Permission;
+    tenantFrom: "active" | "path";
+    /** Where a site-scoped grant counts: the site `:id` names, or any site (lists). */
+    siteFrom?: "path" | "any";
+  };
 
 // Every guard is registered here, so a test can find the declaration of every route.
 const declarations = new WeakMap<object, RouteAccess>();
@@ -98,16 +104,18 @@ export async function grantsFor(
 /**
  * Builds the permission guard: 401 for anonymous callers, then the tenant the request acts in
  * (the active one, or `:id` of a `/tenants/:id/…` path, where a tenant the caller cannot see is a
- * 404), then 403 without the permission. Denials are logged, and audited for sensitive
+ * 404), then 403 without the permission, tenant-wide or, with `siteFrom`, on the site `:id` names
+ * (or on any site, for lists the service then narrows). Denials are logged, and audited for sensitive
  * permissions. The check runs before any lookup, so a denial says nothing about whether the
  * object asked for exists.
  */
 export function permissionGuard(deps: AppDeps) {
   return (
     permission: Permission,
-    options: { tenantFrom?: "active" | "path" } = {},
+    options: { tenantFrom?: "active" | "path"; siteFrom?: "path" | "any" } = {},
   ): MiddlewareHandler<AppEnv> => {
     const tenantFrom = options.tenantFrom ?? "active";
+    const { siteFrom } = options;
     return declareRouteAccess(async (c, next) => {
       const auth = requireAuth(c);
       let tenantId = c.get("tenantId");
@@ -126,13 +134,16 @@ export function permissionGuard(deps: AppDeps) {
         );
       }
       const grants = await grantsFor(deps, auth, tenantId);
-      if (!can(grants, permission)) {
+      const allowed = can(grants, permission) ||
+        (siteFrom === "path" && can(grants, permission, c.req.param("id"))) ||
+        (siteFrom === "any" && [...grants.bySite.values()].some((held) => held.has(permission)));
+      if (!allowed) {
         await reportDenial(deps, c, permission);
         throw new AppError("forbidden", `You do not have the "${permission}" permission here`);
       }
       c.set("access", { auth, tenantId, grants });
       await next();
-    }, { kind: "permission", permission, tenantFrom });
+    }, { kind: "permission", permission, tenantFrom, siteFrom });
   };
 }
 

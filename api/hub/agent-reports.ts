@@ -1,5 +1,5 @@
 // What a ready agent reports on its socket, each stored by the service that owns it: observed
-// state, command progress and results, usage samples.
+// state (with its sites' statuses), command progress and results, usage samples.
 import type { AgentFrame } from "../../agent/protocol/frames.ts";
 import type { AppDeps } from "../deps.ts";
 import { markCommandRunning } from "../services/agent-command-delivery.ts";
@@ -7,6 +7,7 @@ import { recordCommandRejected, recordCommandResult } from "../services/agent-co
 import type { HostRef } from "../services/agent-commands.ts";
 import { recordObservedState } from "../services/agent-sessions.ts";
 import { recordMetrics } from "../services/host-metrics.ts";
+import { recordSiteStatuses } from "../services/site-status.ts";
 import type { HostOutbox } from "./host-outbox.ts";
 
 /** The frames only a ready (authenticated, hello received) agent may send. */
@@ -29,7 +30,8 @@ export async function handleReport(
   const db = deps.database.db;
   switch (frame.type) {
     case "observed_state":
-      return await recordObservedState(db, host.id, frame.observed);
+      await recordObservedState(db, host.id, frame.observed);
+      return await recordSiteStatuses(deps, host, frame.observed.sites ?? []);
     case "metrics":
       return await recordMetrics(deps, host, frame.sample);
     case "command_ack":

@@ -47,7 +47,7 @@ export function createHostOutbox(
   let wake: ReturnType<typeof setTimeout> | undefined;
 
   const sendDesired = async () => {
-    const state = await desiredStateFor(deps.database.db, hostId);
+    const state = await desiredStateFor(deps, hostId);
     send({ type: "desired_state", state });
   };
 

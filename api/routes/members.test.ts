@@ -5,6 +5,7 @@ import { apiTokens, auditLog, users } from "../../db/schema.ts";
 import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
 import { callApi, errorOf } from "../../scripts/testing/api.ts";
 import { addTestMember, addTestTenant, setupAcme } from "../../scripts/testing/members.ts";
+import { insertTestSite } from "../../scripts/testing/sites.ts";
 import { TENANT_HEADER } from "../auth/active-tenant.ts";
 import { can } from "../auth/grants.ts";
 
@@ -47,6 +48,7 @@ beforeAll(async () => {
   t = await createTestApp({ env: { CADDIS_RATE_LIMITS: "api=off;auth=off;pages=off" } });
   ({ rootToken: root, acme } = await setupAcme(t));
   globex = await addTestTenant(t, "Globex");
+  await insertTestSite(t.deps.database.db, acme, { id: "site_x" });
   const member = (email: string, tenantId: string, roleIds: string[]) =>
     addTestMember(t, { email, tenantId, roleIds });
   admin = await member("admin@example.com", acme, ["role_admin"]);
@@ -202,6 +204,20 @@ describe("changing a member's roles", () => {
       ]);
       expect(res.status).toBe(400);
     }
+    // A site of another tenant, or one that does not exist, is named in the error and not stored.
+    const { siteId: foreign } = await insertTestSite(t.deps.database.db, globex);
+    const elsewhere = await errorOf(
+      await setRoles(admin.accessToken, developer.userId, [
+        { roleId: "role_viewer" },
+        { roleId: "role_developer", siteId: foreign },
+        { roleId: "role_developer", siteId: "site_missing" },
+      ]),
+      400,
+    );
+    expect(elsewhere.fields).toEqual({
+      "roles.1.siteId": `no site "${foreign}" in this tenant`,
+      "roles.2.siteId": 'no site "site_missing" in this tenant',
+    });
     const sneaky = await call(admin.accessToken, "PUT", `/members/${admin.userId}/roles`, {
       roles: [{ roleId: "role_admin" }],
       isSuperuser: true,
@@ -251,6 +267,7 @@ describe("the last owner", () => {
       409,
     );
     expect(demote.message).toContain("at least one owner");
+    await insertTestSite(t.deps.database.db, solo, { id: "site_a" });
     const siteOnly = await setRoles(only.accessToken, only.userId, [
       { roleId: "role_owner", siteId: "site_a" },
     ]);

@@ -5,7 +5,6 @@ import { hosts, tenants } from "../../db/schema.ts";
 import { openTestDatabase, type TestDatabase } from "../../scripts/testing/db.ts";
 import { helloFrame, insertEnrolledHost } from "../../scripts/testing/protocol-client.ts";
 import { markDisconnected, recordHello, releaseReplica, touchLastSeen } from "./agent-sessions.ts";
-import { bumpDesiredRevision, desiredStateFor } from "./desired-state.ts";
 
 let database: TestDatabase;
 let tenantId: string;
@@ -54,20 +53,4 @@ test("a replica marks a host disconnected only while it still holds it", async (
   expect((await row(host.hostId)).connectedReplica).toBe("rep_b");
   await releaseReplica(database.db, "rep_b");
   expect((await row(host.hostId)).connectedReplica).toBeNull();
-});
-
-test("the desired revision only grows, and the desired state carries it", async () => {
-  const host = await insertEnrolledHost(database.db, tenantId, "revisions");
-  expect(await desiredStateFor(database.db, host.hostId)).toEqual({
-    hostId: host.hostId,
-    revision: 1,
-    sites: [],
-  });
-  const revisions = [];
-  for (let i = 0; i < 3; i++) {
-    revisions.push(await database.db.transaction((tx) => bumpDesiredRevision(tx, host.hostId)));
-  }
-  expect(revisions).toEqual([2, 3, 4]);
-  expect((await desiredStateFor(database.db, host.hostId)).revision).toBe(4);
-  await expect(desiredStateFor(database.db, "host_missing")).rejects.toThrow("Host not found");
 });

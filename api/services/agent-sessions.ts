@@ -52,6 +52,7 @@ export async function recordHello(
     mode: hello.mode,
     modeReason: hello.modeReason,
     facts: hello.facts,
+    web: hello.web ?? null,
     connectedReplica: replicaId,
     connectedAt: now,
     lastSeenAt: now,

@@ -1,18 +1,54 @@
 // What a host should run, built whole from the database each time it is sent, with the revision
 // that tells the agent whether anything changed since it last applied.
-import { eq, sql } from "drizzle-orm";
+import { asc, eq, sql } from "drizzle-orm";
 import type { DesiredState } from "../../agent/protocol/desired-state.ts";
+import type { DesiredSite } from "../../agent/protocol/sites.ts";
 import type { Db, Tx } from "../../db/client.ts";
-import { hosts } from "../../db/schema.ts";
+import { hosts, siteDomains, sites } from "../../db/schema.ts";
+import type { Secrets } from "../auth/secrets.ts";
 import { AppError } from "../errors.ts";
 import { notifyHostEvent } from "./host-events.ts";
+import { openSiteEnv } from "./site-env.ts";
 
-/** The host's full desired state at its current revision; sites join with the sites feature. */
-export async function desiredStateFor(db: Db | Tx, hostId: string): Promise<DesiredState> {
-  const [host] = await db.select({ revision: hosts.desiredRevision }).from(hosts)
-    .where(eq(hosts.id, hostId));
-  if (!host) throw new AppError("not_found", "Host not found");
-  return { hostId, revision: host.revision, sites: [] };
+/**
+ * The host's full desired state at its current revision: every site on it, disabled ones too,
+ * with their environments decrypted for the agent. Read in one snapshot, so a revision always
+ * comes with exactly the sites that revision stands for.
+ */
+export async function desiredStateFor(
+  deps: { database: { db: Db }; secrets: Secrets },
+  hostId: string,
+): Promise<DesiredState> {
+  return await deps.database.db.transaction(async (tx) => {
+    const [host] = await tx.select({ revision: hosts.desiredRevision }).from(hosts)
+      .where(eq(hosts.id, hostId));
+    if (!host) throw new AppError("not_found", "Host not found");
+    const rows = await tx.select().from(sites).where(eq(sites.hostId, hostId))
+      .orderBy(asc(sites.id));
+    const names = await tx.select({ siteId: siteDomains.siteId, domain: siteDomains.domain })
+      .from(siteDomains).innerJoin(sites, eq(sites.id, siteDomains.siteId))
+      .where(eq(sites.hostId, hostId))
+      .orderBy(asc(siteDomains.siteId), asc(siteDomains.position));
+    const domainsOf = new Map<string, string[]>();
+    for (const { siteId, domain } of names) {
+      domainsOf.set(siteId, [...(domainsOf.get(siteId) ?? []), domain]);
+    }
+    const desiredSites: DesiredSite[] = [];
+    for (const row of rows) {
+      desiredSites.push({
+        id: row.id,
+        domains: domainsOf.get(row.id) ?? [row.domain],
+        runtime: row.runtime,
+        docroot: row.docroot,
+        workerScript: row.workerScript,
+        port: row.port,
+        user: row.systemUser,
+        env: await openSiteEnv(deps.secrets, row.id, row.envSecret),
+        enabled: row.enabled,
+      });
+    }
+    return { hostId, revision: host.revision, sites: desiredSites };
+  }, { isolationLevel: "repeatable read", accessMode: "read only" });
 }
 
 /**

@@ -2,7 +2,7 @@
 // that must visit all ciphertexts) finds them in one place. A new encrypted column is one entry.
 import { getTableName } from "drizzle-orm";
 import type { AnyPgColumn, PgTable } from "drizzle-orm/pg-core";
-import { users } from "../../db/schema.ts";
+import { sites, users } from "../../db/schema.ts";
 import type { SecretLocation } from "../auth/secrets.ts";
 
 /** One encrypted column: its table, the primary key bound into the AAD, and the value column. */
@@ -18,6 +18,8 @@ export interface EncryptedColumn {
 export const ENCRYPTED_COLUMNS: readonly EncryptedColumn[] = [
   // Written by encryptTotpSecret, whose totpSecretLocation names the same table and column.
   { table: users, id: users.id, value: users.totpSecret },
+  // Written by sealSiteEnv, whose siteEnvLocation names the same table and column.
+  { table: sites, id: sites.id, value: sites.envSecret },
 ];
 
 /** `table.column`, for messages and progress lines. */

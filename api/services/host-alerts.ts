@@ -1,5 +1,6 @@
 // Alerts worth a look on the dashboard: a host offline for over two minutes, a disk over 90%
-// full. One open alert per host and kind; raising and resolving are audited as the system's acts.
+// full, a site whose worker keeps crashing. One open alert per host, kind and site; raising and
+// resolving are audited as the system's acts.
 import { and, desc, eq, isNotNull, isNull, sql } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
 import { newId } from "../../db/ids.ts";
@@ -12,7 +13,7 @@ import { recordAudit } from "./audit.ts";
 export const OFFLINE_AFTER_MS = 2 * 60_000;
 
 /** What an alert is about. */
-export type AlertKind = "offline" | "disk_full";
+export type AlertKind = "offline" | "disk_full" | "site_failed";
 
 /** An open alert as the dashboard shows it. */
 export interface AlertView {
@@ -20,16 +21,22 @@ export interface AlertView {
   hostId: string;
   hostName: string;
   kind: AlertKind;
+  /** The site a `site_failed` alert is about. */
+  siteId: string | null;
   message: string;
   raisedAt: string;
 }
 
-/** Opens an alert unless one of this kind is already open for the host (then nothing changes). */
+/**
+ * Opens an alert unless one of this kind is already open for the host (and site, for a site's
+ * alert): then nothing changes.
+ */
 export async function raiseHostAlert(
   deps: AppDeps,
   host: HostRef,
   kind: AlertKind,
   message: string,
+  siteId: string | null = null,
 ): Promise<void> {
   await deps.database.db.transaction(async (tx) => {
     // The partial unique index host_alerts_one_open makes a second open alert a silent no-op,
@@ -39,6 +46,7 @@ export async function raiseHostAlert(
       hostId: host.id,
       tenantId: host.tenantId,
       kind,
+      siteId,
       message,
       raisedAt: deps.now(),
     }).onConflictDoNothing().returning({ id: hostAlerts.id });
@@ -48,22 +56,24 @@ export async function raiseHostAlert(
       resourceType: "host",
       resourceId: host.id,
       outcome: "success",
-      details: { kind, message },
+      details: siteId ? { kind, siteId, message } : { kind, message },
     });
   });
 }
 
-/** Closes the host's open alert of this kind, if there is one. */
+/** Closes the host's (or its site's) open alert of this kind, if there is one. */
 export async function resolveHostAlert(
   deps: AppDeps,
   host: HostRef,
   kind: AlertKind,
+  siteId: string | null = null,
 ): Promise<void> {
   await deps.database.db.transaction(async (tx) => {
     const [resolved] = await tx.update(hostAlerts).set({ resolvedAt: deps.now() })
       .where(and(
         eq(hostAlerts.hostId, host.id),
         eq(hostAlerts.kind, kind),
+        siteId === null ? isNull(hostAlerts.siteId) : eq(hostAlerts.siteId, siteId),
         isNull(hostAlerts.resolvedAt),
       ))
       .returning({ message: hostAlerts.message });
@@ -73,7 +83,9 @@ export async function resolveHostAlert(
       resourceType: "host",
       resourceId: host.id,
       outcome: "success",
-      details: { kind, message: resolved.message },
+      details: siteId
+        ? { kind, siteId, message: resolved.message }
+        : { kind, message: resolved.message },
     });
   });
 }
@@ -85,6 +97,7 @@ export async function listOpenAlerts(db: Db, tenantId: string): Promise<AlertVie
     hostId: hostAlerts.hostId,
     hostName: hosts.name,
     kind: hostAlerts.kind,
+    siteId: hostAlerts.siteId,
     message: hostAlerts.message,
     raisedAt: hostAlerts.raisedAt,
   }).from(hostAlerts)

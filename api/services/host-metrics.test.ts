@@ -70,6 +70,7 @@ describe("the disk alert", () => {
       hostId: host.id,
       hostName: "db-1",
       kind: "disk_full",
+      siteId: null,
       message: 'Disk on host "db-1" is 93% full',
       raisedAt: START.toISOString(),
     }]);

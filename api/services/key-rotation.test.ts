@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { asc, desc, eq, gt } from "drizzle-orm";
 import { newId } from "../../db/ids.ts";
-import { auditLog, users } from "../../db/schema.ts";
+import { auditLog, sites, tenants, users } from "../../db/schema.ts";
 import { openTestDatabase, type TestDatabase } from "../../scripts/testing/db.ts";
+import { insertTestSite } from "../../scripts/testing/sites.ts";
 import {
   createSecrets,
   generateKeyringEntry,
@@ -11,6 +12,7 @@ import {
 } from "../auth/secrets.ts";
 import { decryptTotpSecret, encryptTotpSecret, generateTotpSecret } from "../auth/totp.ts";
 import { keyVersionUsage, retirableVersions, rotateEncryptedColumns } from "./key-rotation.ts";
+import { openSiteEnv, sealSiteEnv } from "./site-env.ts";
 
 const entry1 = generateKeyringEntry(1);
 const entry2 = generateKeyringEntry(2);
@@ -83,21 +85,41 @@ describe("rotateEncryptedColumns", () => {
       passwordHash: "not-a-real-hash",
     });
 
+    const tenantId = newId("ten");
+    await database.db.insert(tenants).values({ id: tenantId, name: "Acme" });
+    const { siteId } = await insertTestSite(database.db, tenantId);
+    const env = { DB_PASSWORD: "hunter2" };
+    await database.db.update(sites).set(await sealSiteEnv(oldKeys, siteId, env))
+      .where(eq(sites.id, siteId));
+
     const result = await rotateEncryptedColumns(database.db, rotating, { batchSize: 2 });
 
     expect(result.toVersion).toBe(2);
-    expect(result.columns).toEqual([{
-      table: "users",
-      column: "totp_secret",
-      pending: 5,
-      rotated: 5,
-      skipped: 0,
-      failed: 0,
-      failedIds: [],
-      fromVersions: { v1: 5 },
-      remaining: 0,
-    }]);
+    const done = { skipped: 0, failed: 0, failedIds: [], remaining: 0 };
+    expect(result.columns).toEqual([
+      {
+        table: "users",
+        column: "totp_secret",
+        pending: 5,
+        rotated: 5,
+        fromVersions: { v1: 5 },
+        ...done,
+      },
+      {
+        table: "sites",
+        column: "env_secret",
+        pending: 1,
+        rotated: 1,
+        fromVersions: { v1: 1 },
+        ...done,
+      },
+    ]);
     await expectAllRotated(seeded);
+    const [site] = await database.db.select({ envSecret: sites.envSecret }).from(sites)
+      .where(eq(sites.id, siteId));
+    expect(site?.envSecret).toStartWith("v2:");
+    expect(await openSiteEnv(newOnly, siteId, site?.envSecret ?? null)).toEqual(env);
+    await database.db.delete(sites);
     const [blank] = await database.db.select({ value: users.totpSecret }).from(users)
       .where(eq(users.email, "no-totp@example.test"));
     expect(blank?.value).toBeNull();
@@ -186,7 +208,10 @@ describe("rotateEncryptedColumns", () => {
     expect(rows.slice(0, 2).map((r) => r.details.rotated).sort()).toEqual([1, 2]);
     expect(rows[2]?.details).toMatchObject({
       toVersion: 2,
-      columns: [{ table: "users", column: "totp_secret", rotated: 3, failed: 1, failedIds: [bad] }],
+      columns: [
+        { table: "users", column: "totp_secret", rotated: 3, failed: 1, failedIds: [bad] },
+        { table: "sites", column: "env_secret", rotated: 0, failed: 0 },
+      ],
     });
     const stored = JSON.stringify(rows);
     expect(stored).not.toContain("not-a-ciphertext");
@@ -224,6 +249,7 @@ describe("keyVersionUsage", () => {
         versions: [{ version: 1, count: 4 }],
         unrecognised: 0,
       },
+      { table: "sites", column: "env_secret", versions: [], unrecognised: 0 },
     ]);
     expect(retirableVersions(await keyVersionUsage(database.db), [2, 1], 2)).toEqual([]);
 

@@ -1,7 +1,7 @@
-import { and, eq, isNull, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { Tx } from "../../db/client.ts";
 import { newId } from "../../db/ids.ts";
-import { memberships, userRoles, users } from "../../db/schema.ts";
+import { memberships, sites, userRoles, users } from "../../db/schema.ts";
 import {
   type Assignment,
   type Grants,
@@ -125,6 +125,7 @@ export async function setMemberRoles(
       wanted.splice(0, wanted.length, ...wanted.filter((w) => w.siteId === null), ...kept);
     }
     await visibleRoleNames(tx, tenantId, wanted.map((w) => w.roleId));
+    await assertSitesOfTenant(tx, tenantId, input.roles);
     // Each site's roles are checked against what the actor holds on that site.
     for (const siteId of new Set(wanted.map((w) => w.siteId))) {
       const group = wanted.filter((w) => w.siteId === siteId).map((w) => w.roleId);
@@ -192,4 +193,30 @@ export async function removeMember(
       details: { email: member.email, roles: listed(member.assignments) },
     });
   });
+}
+
+// A site-scoped role must name one of this tenant's sites; another tenant's looks like none.
+async function assertSitesOfTenant(
+  tx: Tx,
+  tenantId: string,
+  roles: { siteId?: string | undefined }[],
+): Promise<void> {
+  const named = [...new Set(roles.flatMap((r) => (r.siteId ? [r.siteId] : [])))];
+  if (named.length === 0) return;
+  const found = await tx.select({ id: sites.id }).from(sites)
+    .where(and(eq(sites.tenantId, tenantId), inArray(sites.id, named)));
+  const known = new Set(found.map((row) => row.id));
+  const fields: Record<string, string> = {};
+  roles.forEach((role, index) => {
+    if (role.siteId && !known.has(role.siteId)) {
+      fields[`roles.${index}.siteId`] = `no site "${role.siteId}" in this tenant`;
+    }
+  });
+  if (Object.keys(fields).length > 0) {
+    throw new AppError(
+      "invalid_input",
+      "A site-scoped role names a site that does not exist",
+      fields,
+    );
+  }
 }

@@ -209,3 +209,14 @@ function refuseAliasOfPrimary(
     ctx.addIssue({ code: "custom", path: ["aliases", index], message: "repeats the domain" });
   }
 }
+
+/** The `:id` of `/api/v1/sites/:id`. */
+export const SiteIdParam = z.object({ id: z.string().min(1).max(64) }).strict();
+export type SiteIdParam = z.infer<typeof SiteIdParam>;
+
+/** `DELETE /api/v1/sites/:id?purge=true` deletes the files at once instead of keeping them 7 days. */
+export const DeleteSiteQuery = z.object({
+  purge: z.enum(["true", "false"], { error: 'must be "true" or "false"' }).default("false")
+    .transform((value) => value === "true"),
+}).strict();
+export type DeleteSiteQuery = z.infer<typeof DeleteSiteQuery>;

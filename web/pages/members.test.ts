@@ -6,6 +6,7 @@ import { callApi } from "../../scripts/testing/api.ts";
 import { bearer, postJson } from "../../scripts/testing/auth.ts";
 import { addTestMember, addTestTenant, setupAcme } from "../../scripts/testing/members.ts";
 import { formPost, pageText, panelSignIn } from "../../scripts/testing/panel.ts";
+import { insertTestSite } from "../../scripts/testing/sites.ts";
 
 let t: TestApp;
 let acme: string;
@@ -32,6 +33,7 @@ beforeAll(async () => {
   t = await createTestApp({ env: { CADDIS_RATE_LIMITS: "api=off;auth=off;pages=off" } });
   const setup = await setupAcme(t);
   acme = setup.acme;
+  await insertTestSite(t.deps.database.db, acme, { id: "site_blog" });
   const readers = await postJson(t, "/api/v1/roles", {
     name: "Member readers",
     permissions: ["users.read"],
