@@ -10,6 +10,7 @@ import type { PageUser } from "./page-user.ts";
 /** The top-level sections of the panel, one per navigation link. */
 export type NavSection =
   | "dashboard"
+  | "sites"
   | "hosts"
   | "members"
   | "roles"
@@ -17,10 +18,11 @@ export type NavSection =
   | "tenants"
   | "account";
 
-// Only pages that exist (sites arrive with their feature), and only those the user may
-// open in the active tenant; the pages check the permission again, this only avoids dead links.
+// Only the pages the user may open in the active tenant; the pages check the permission again,
+// this only avoids dead links.
 const NAVIGATION: { section: NavSection; label: string; href: string; needs?: Permission }[] = [
   { section: "dashboard", label: "Dashboard", href: "/" },
+  { section: "sites", label: "Sites", href: "/sites", needs: "sites.read" },
   { section: "hosts", label: "Hosts", href: "/hosts", needs: "hosts.read" },
   { section: "members", label: "Members", href: "/members", needs: "users.read" },
   { section: "roles", label: "Roles", href: "/roles", needs: "roles.read" },

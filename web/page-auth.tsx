@@ -109,14 +109,15 @@ function pageGuard(
  * The permission guard for pages: an anonymous visitor goes to the login page, a signed-in one
  * without the permission gets a 403 page that says which permission is missing. With
  * `tenantFrom: "path"` the `:id` of a `/tenants/:id/…` path is the tenant checked, and one the
- * user may not see gets the tenant 404 page.
+ * user may not see gets the tenant 404 page. With `siteFrom`, as for the JSON API, a grant
+ * scoped to the site `:id` names (`"path"`) or to any site (`"any"`, for lists) counts too.
  */
 export function pagePermission(deps: AppDeps) {
   const permit = permissionGuard(deps);
   return (
     permission: Permission,
     returnTo: string,
-    options: { tenantFrom?: "active" | "path" } = {},
+    options: { tenantFrom?: "active" | "path"; siteFrom?: "path" | "any" } = {},
   ): MiddlewareHandler<AppEnv> => {
     // A tenant named in the path was picked from the tenants page, so the 403 page leads back there.
     const back = options.tenantFrom === "path" ? TO_TENANTS : TO_DASHBOARD;

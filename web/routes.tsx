@@ -18,6 +18,7 @@ import { tenantsPages } from "./handlers/tenants.tsx";
 import { loginPages } from "./handlers/login.tsx";
 import { resetPasswordPages } from "./handlers/reset-password.tsx";
 import { setupPages } from "./handlers/setup.tsx";
+import { sitesPages } from "./handlers/sites.tsx";
 import { requireSignedIn } from "./page-auth.tsx";
 import { loadPageUser, pageUserOf } from "./page-user.ts";
 import { StatusPage } from "./pages/status.tsx";
@@ -76,6 +77,7 @@ export function webRoutes(deps: AppDeps): Hono<AppEnv> {
   routes.route("/", invitationsPages(deps));
   routes.route("/", tenantsPages(deps));
   routes.route("/", hostsPages(deps));
+  routes.route("/", sitesPages(deps));
 
   return routes;
 }

@@ -9,6 +9,7 @@ import { type AuditContext } from "../../api/services/audit.ts";
 import { raiseHostAlert } from "../../api/services/host-alerts.ts";
 import { createHostRecord } from "../../api/services/host-enrolment.ts";
 import { revokeHost } from "../../api/services/hosts.ts";
+import { insertTestSite } from "../../scripts/testing/sites.ts";
 
 let t: TestApp;
 let acme: string;
@@ -80,4 +81,19 @@ test("someone who may not see hosts gets neither the counts nor the alerts", asy
   expect(html).not.toContain("online");
   expect(html).not.toContain("Disk on host");
   expect(html).not.toContain('href="/hosts"');
+});
+
+test("a failed site's alert links to the site's page", async () => {
+  const host = await addHost(acme, "sites-host", t.deps.now());
+  const { siteId } = await insertTestSite(t.deps.database.db, acme, {
+    hostId: host.id,
+    domain: "crashy.example",
+  });
+  tick();
+  await raiseHostAlert(t.deps, host, "site_failed", 'Site "crashy.example" keeps crashing', siteId);
+  const html = await pageText(t, viewer, "/");
+  expect(html).toContain(
+    `<a href="/sites/${siteId}">Site &quot;crashy.example&quot; keeps crashing</a>`,
+  );
+  expect(html).toContain(`<a href="/hosts/${host.id}">sites-host</a>`);
 });

@@ -16,6 +16,15 @@ import { type PageUser, pageUserOf } from "../page-user.ts";
 interface HostsSummary {
   counts: Record<Exclude<HostStatus, "revoked">, number>;
   alerts: AlertView[];
+  /** Whether the user may open the page of the site an alert names. */
+  maySeeSite: (siteId: string) => boolean;
+}
+
+// A site's alert leads to the site's page, for those who may open it.
+function AlertText(props: { alert: AlertView; maySeeSite: (siteId: string) => boolean }) {
+  const { siteId, message } = props.alert;
+  if (siteId === null || !props.maySeeSite(siteId)) return <>{message}</>;
+  return <a href={`/sites/${encodeURIComponent(siteId)}`}>{message}</a>;
 }
 
 function HostsCard(props: { summary: HostsSummary }) {
@@ -33,7 +42,7 @@ function HostsCard(props: { summary: HostsSummary }) {
         headers={["Host", "Alert", "Since"]}
         rows={alerts.map((alert) => [
           <a href={`/hosts/${encodeURIComponent(alert.hostId)}`}>{alert.hostName}</a>,
-          alert.message,
+          <AlertText alert={alert} maySeeSite={props.summary.maySeeSite} />,
           <Time at={alert.raisedAt} />,
         ])}
         empty="No open alerts."
@@ -84,7 +93,7 @@ export function dashboardPages(deps: AppDeps): Hono<AppEnv> {
       ]);
       const counts = { online: 0, offline: 0, pending: 0 };
       for (const host of list) if (host.status !== "revoked") counts[host.status]++;
-      hosts = { counts, alerts };
+      hosts = { counts, alerts, maySeeSite: (siteId) => can(grants, "sites.read", siteId) };
     }
     return c.html(<DashboardPage user={pageUserOf(c)} hosts={hosts} />);
   });

@@ -59,15 +59,17 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 describe("navigation", () => {
-  test("offers Hosts, Members, Roles and Audit only to holders of their permissions", async () => {
+  test("offers Sites, Hosts, Members, Roles and Audit only to holders of their permissions", async () => {
     expect(navLabels(await page(as.viewer!))).toEqual([
       "Dashboard",
+      "Sites",
       "Hosts",
       "Tenants",
       "Account",
     ]);
     expect(navLabels(await page(as.admin!))).toEqual([
       "Dashboard",
+      "Sites",
       "Hosts",
       "Members",
       "Roles",
