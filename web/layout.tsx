@@ -20,9 +20,16 @@ export type NavSection =
 
 // Only the pages the user may open in the active tenant; the pages check the permission again,
 // this only avoids dead links.
-const NAVIGATION: { section: NavSection; label: string; href: string; needs?: Permission }[] = [
+const NAVIGATION: {
+  section: NavSection;
+  label: string;
+  href: string;
+  needs?: Permission;
+  /** Shown also to those holding `needs` on a single site only. */
+  perSite?: boolean;
+}[] = [
   { section: "dashboard", label: "Dashboard", href: "/" },
-  { section: "sites", label: "Sites", href: "/sites", needs: "sites.read" },
+  { section: "sites", label: "Sites", href: "/sites", needs: "sites.read", perSite: true },
   { section: "hosts", label: "Hosts", href: "/hosts", needs: "hosts.read" },
   { section: "members", label: "Members", href: "/members", needs: "users.read" },
   { section: "roles", label: "Roles", href: "/roles", needs: "roles.read" },
@@ -34,9 +41,10 @@ const NAVIGATION: { section: NavSection; label: string; href: string; needs?: Pe
 /** The user as pages hand them over (a PageUser); only the email is needed to draw the frame. */
 type LayoutUser = Pick<PageUser, "email"> & Partial<PageUser>;
 
-function mayOpen(user: LayoutUser, needs: Permission | undefined): boolean {
+function mayOpen(user: LayoutUser, needs: Permission | undefined, perSite = false): boolean {
   return needs === undefined || user.isSuperuser === true ||
-    (user.permissions?.has(needs) ?? false);
+    (user.permissions?.has(needs) ?? false) ||
+    (perSite && (user.sitePermissions?.has(needs) ?? false));
 }
 
 /**
@@ -110,7 +118,9 @@ export function Layout(props: {
               <>
                 <nav aria-label="Main">
                   <ul>
-                    {NAVIGATION.filter((item) => mayOpen(user, item.needs)).map((item) => (
+                    {NAVIGATION.filter((item) => mayOpen(user, item.needs, item.perSite)).map((
+                      item,
+                    ) => (
                       <li>
                         <a
                           href={item.href}

@@ -17,6 +17,8 @@ export interface PageUser {
   isSuperuser?: boolean;
   /** Tenant-wide grants in the active tenant (all of them for a superuser): what nav offers. */
   permissions: ReadonlySet<Permission>;
+  /** Grants held on at least one site only: the Sites page lists those sites. */
+  sitePermissions?: ReadonlySet<Permission>;
   /** The tenants the user may act in (a superuser: all), for the switcher. */
   tenants: TenantChoice[];
   activeTenantId: string | undefined;
@@ -55,6 +57,7 @@ export function loadPageUser(deps: AppDeps): MiddlewareHandler<AppEnv> {
       c.set("pageUser", {
         ...minimal,
         permissions: grants?.tenantWide ?? minimal.permissions,
+        sitePermissions: new Set([...(grants?.bySite.values() ?? [])].flatMap((held) => [...held])),
         tenants: tenants.map(({ id, name }) => ({ id, name })),
         // After a post the address is the form's endpoint, which a GET would not find.
         returnTo: c.req.method === "GET" ? `${url.pathname}${url.search}` : undefined,

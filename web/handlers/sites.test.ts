@@ -227,6 +227,9 @@ describe("the site page", () => {
     const other = await createViaForm({ domain: "not-yours.example" });
     const list = await page(scoped, "/sites");
     expect(list).toContain(`<a href="/sites/${scopedSite}">scoped.example</a>`);
+    // The nav offers Sites to a reader of one site, and still not Hosts.
+    expect(list).toContain('href="/sites"');
+    expect(list).not.toContain('href="/hosts"');
     expect(list).not.toContain("not-yours.example");
     expect(await page(scoped, `/sites/${scopedSite}`)).toContain("<h1>scoped.example</h1>");
     expect(await page(scoped, `/sites/${other}`, 403)).toContain("sites.read");
