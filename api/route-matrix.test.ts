@@ -168,3 +168,38 @@ test("the hosts routes exist and declare the permissions the issue gives them", 
   const hostPaths = [...table.keys()].filter((key) => /\/(hosts|agent)(\/|$)/.test(key));
   expect(hostPaths.sort()).toEqual(Object.keys(HOST_ROUTES).sort());
 });
+
+// The sites feature's routes, likewise written out from the issue: reading needs sites.read,
+// creating sites.create, changing or restarting sites.update, deleting sites.delete.
+const SITE_ROUTES: Record<string, Permission> = {
+  "POST /api/v1/sites": "sites.create",
+  "GET /api/v1/sites": "sites.read",
+  "GET /api/v1/sites/:id": "sites.read",
+  "PATCH /api/v1/sites/:id": "sites.update",
+  "DELETE /api/v1/sites/:id": "sites.delete",
+  "POST /api/v1/sites/:id/restart": "sites.update",
+  "GET /sites": "sites.read",
+  "GET /sites/new": "sites.create",
+  "POST /sites/new": "sites.create",
+  "GET /sites/:id": "sites.read",
+  "GET /sites/:id/status": "sites.read",
+  "POST /sites/:id/edit": "sites.update",
+  "POST /sites/:id/env": "sites.update",
+  "POST /sites/:id/enabled": "sites.update",
+  "POST /sites/:id/restart": "sites.update",
+  "POST /sites/:id/delete": "sites.delete",
+};
+
+test("the sites routes exist and declare the permissions the issue gives them", () => {
+  const table = new Map(routeTable(t.app).map((r) => [`${r.method} ${r.path}`, r]));
+  const declared = Object.fromEntries(
+    Object.keys(SITE_ROUTES).map((key) => {
+      const route = table.get(key);
+      const access = route ? effectiveAccess(route) : undefined;
+      return [key, access?.kind === "permission" ? access.permission : access?.kind ?? "missing"];
+    }),
+  );
+  expect(declared).toEqual(SITE_ROUTES);
+  const sitePaths = [...table.keys()].filter((key) => /\/sites(\/|$)/.test(key));
+  expect(sitePaths.sort()).toEqual(Object.keys(SITE_ROUTES).sort());
+});
