@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import { DiagnoseResult } from "./protocol/commands.ts";
 import { ObservedState } from "./protocol/desired-state.ts";
 import { PROTOCOL_VERSION } from "./protocol/version.ts";
@@ -9,7 +10,9 @@ import { type FakeApi, startFakeApi } from "./test-api.ts";
 import { silentLog } from "./log.ts";
 import { createTestSigner, tempDir, testEnvelope, writeTestState } from "./test-fixtures.ts";
 import { AGENT_VERSION } from "./version.ts";
+import { testWithTools } from "../scripts/testing/tools.ts";
 import { waitFor } from "../scripts/testing/wait.ts";
+import { FAST_POLICY, freePort, phpSite } from "./sites/test-sites.ts";
 
 const FAST = {
   heartbeatMs: 100,
@@ -175,4 +178,61 @@ describe("agent", () => {
     await waitFor("the result", () => resultFor(command.id).length === 1);
     expect(resultFor(command.id)[0]).toMatchObject({ outcome: "failed", error: INTERRUPTED_ERROR });
   });
+
+  testWithTools(
+    ["caddy", "php"],
+    "with sites: says how it serves them, runs the sites section and the site commands",
+    async () => {
+      const httpPort = freePort();
+      await start({ sites: { httpPort, httpsPort: null, policy: FAST_POLICY } });
+      await waitFor("hello", () => api.framesOf("hello").length === 1);
+      expect(api.framesOf("hello")[0]?.web).toEqual({
+        httpPort,
+        httpsPort: null,
+        sitesDir: join(dir, "sites"),
+      });
+      const site = phpSite("site_agent", "agent.example.com");
+      api.revision += 1;
+      api.send({
+        type: "desired_state",
+        state: { hostId: api.hostId, revision: api.revision, sites: [site] },
+      });
+      const observed = await api.waitForFrame(
+        "the sites report",
+        (r) => r.frame.type === "observed_state" && r.frame.observed.revision === api.revision,
+      );
+      const report = ObservedState.parse(
+        observed.frame.type === "observed_state" && observed.frame.observed,
+      );
+      expect(report.sections.sites).toEqual({ ok: true, drift: [], error: null });
+      expect(report.sites).toEqual([
+        { id: "site_agent", status: "running", port: site.port, lastError: null },
+      ]);
+
+      const restart = await api.command({ kind: "site.restart", siteId: site.id, payload: {} });
+      await waitFor("the restart's result", () => resultFor(restart.id).length === 1);
+      expect(resultFor(restart.id)[0]).toMatchObject({
+        outcome: "succeeded",
+        result: { port: site.port + 1 },
+      });
+      // The restart changed the site's port: a fresh report follows without a new revision.
+      await api.waitForFrame(
+        "a report of the new port",
+        (r) =>
+          r.frame.type === "observed_state" && r.frame.observed.sites?.[0]?.port === site.port + 1,
+      );
+
+      const removal = await api.command({
+        kind: "site.remove",
+        siteId: site.id,
+        payload: { purge: true },
+      });
+      await waitFor("the removal's result", () => resultFor(removal.id).length === 1);
+      expect(resultFor(removal.id)[0]).toMatchObject({
+        outcome: "succeeded",
+        result: { purged: true },
+      });
+    },
+    60_000,
+  );
 });

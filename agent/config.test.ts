@@ -95,6 +95,7 @@ describe("agent config", () => {
         mode: "system",
         modeReason: null,
         toolPath: "/usr/bin",
+        httpPort: 8088,
       },
     });
     expect(parse(["run"], { ...env, CADDIS_AGENT_MODE: "sandbox" })).toMatchObject({
@@ -103,6 +104,24 @@ describe("agent config", () => {
     expect(parse(["run"], { ...env, CADDIS_AGENT_MODE: "system" }, false)).toMatchObject({
       config: { mode: "sandbox", modeReason: "not running as root" },
     });
+  });
+
+  test("run: CADDIS_AGENT_HTTP_PORT takes an unprivileged port and refuses anything else", () => {
+    expect(parse(["run"], { CADDIS_AGENT_HTTP_PORT: "18080" })).toMatchObject({
+      config: { httpPort: 18080 },
+    });
+    expect(parse(["run"], { CADDIS_AGENT_HTTP_PORT: "1024" })).toMatchObject({
+      config: { httpPort: 1024 },
+    });
+    expect(parse(["run"], { CADDIS_AGENT_HTTP_PORT: "65535" })).toMatchObject({
+      config: { httpPort: 65_535 },
+    });
+    for (const bad of ["80", "1023", "65536", "0", "-1", "8080 ", "0x1f90", "8e3", "8088; id"]) {
+      expect(parse(["run"], { CADDIS_AGENT_HTTP_PORT: bad })).toEqual({
+        ok: false,
+        problems: [`CADDIS_AGENT_HTTP_PORT must be a port from 1024 to 65535, not "${bad}"`],
+      });
+    }
   });
 
   test("unknown commands and stray flags are refused", () => {

@@ -7,6 +7,9 @@ import { DEFAULT_PATH } from "./exec.ts";
 /** Where the agent keeps its state unless CADDIS_AGENT_DIR says otherwise. */
 export const DEFAULT_AGENT_DIR = "/var/lib/caddis-agent";
 
+/** The port Caddy serves sites on over plain HTTP in sandbox mode, unless configured. */
+export const DEFAULT_SANDBOX_HTTP_PORT = 8088;
+
 /** `enroll`: trade a one-time token for an identity. */
 export interface EnrolConfig {
   command: "enroll";
@@ -26,6 +29,8 @@ export interface RunConfig {
   modeReason: string | null;
   /** PATH used to find tools. */
   toolPath: string;
+  /** Caddy's HTTP port in sandbox mode (CADDIS_AGENT_HTTP_PORT); system mode serves on 80/443. */
+  httpPort: number;
 }
 
 /** A parsed invocation. */
@@ -39,7 +44,8 @@ export const USAGE = `usage:
   CADDIS_ENROL_TOKEN=<token> bun agent/main.ts enroll --api <url> [--force]
   bun agent/main.ts enroll --api <url> --token-file <path> [--force]
   bun agent/main.ts run
-environment: CADDIS_AGENT_DIR (default ${DEFAULT_AGENT_DIR}), CADDIS_AGENT_MODE (system|sandbox)`;
+environment: CADDIS_AGENT_DIR (default ${DEFAULT_AGENT_DIR}), CADDIS_AGENT_MODE (system|sandbox),
+  CADDIS_AGENT_HTTP_PORT (sites' HTTP port in sandbox mode, default ${DEFAULT_SANDBOX_HTTP_PORT})`;
 
 const TOKEN_REFUSED = "--token is not accepted: a secret on the command line is visible to every " +
   "user in the process list; set CADDIS_ENROL_TOKEN instead (or pass --token-file <path>)";
@@ -68,10 +74,12 @@ export function parseAgentConfig(input: {
 
   if (command === "run") {
     if (flags.force) problems.push("--force only applies to enroll");
-    if (problems.length > 0) return { ok: false, problems };
+    const httpPort = parseHttpPort(input.env.CADDIS_AGENT_HTTP_PORT);
+    if (typeof httpPort === "string") problems.push(httpPort);
+    if (problems.length > 0 || typeof httpPort === "string") return { ok: false, problems };
     const { mode, modeReason } = resolveMode(modeText as AgentMode, input.isRoot);
     const toolPath = input.env.PATH || DEFAULT_PATH;
-    return { ok: true, config: { command, stateDir, mode, modeReason, toolPath } };
+    return { ok: true, config: { command, stateDir, mode, modeReason, toolPath, httpPort } };
   }
 
   const apiUrl = checkApiUrl(flags.values.get("--api"), problems);
@@ -92,6 +100,17 @@ export function parseAgentConfig(input: {
     ok: true,
     config: { command, apiUrl, token, tokenFile, force: flags.force, stateDir },
   };
+}
+
+/**
+ * CADDIS_AGENT_HTTP_PORT: an unprivileged port (1024–65535), 8088 when unset; a problem text
+ * when it is anything else.
+ */
+export function parseHttpPort(text: string | undefined): number | string {
+  if (text === undefined || text === "") return DEFAULT_SANDBOX_HTTP_PORT;
+  const port = /^[0-9]{1,5}$/.test(text) ? Number(text) : Number.NaN;
+  if (port >= 1024 && port <= 65_535) return port;
+  return `CADDIS_AGENT_HTTP_PORT must be a port from 1024 to 65535, not "${text.slice(0, 20)}"`;
 }
 
 /** System mode only as root and when asked; the reason is shown in the panel otherwise. */

@@ -20,6 +20,11 @@ beforeEach(async () => {
   worker.onmessage = (event: MessageEvent<EmbeddedAgentMessage>) => messages.push(event.data);
 });
 afterEach(async () => {
+  // A running agent stops its Caddy and workers first; terminated, they would outlive the test.
+  if (messages.some((m) => m.type === "ready") && !messages.some((m) => m.type === "stopped")) {
+    worker.postMessage({ type: "stop" });
+    await waitFor("the agent to stop", () => messages.some((m) => m.type === "stopped"));
+  }
   worker.terminate();
   await api.stop();
   await remove();
@@ -28,13 +33,14 @@ afterEach(async () => {
 describe("embedded agent worker", () => {
   test("enrols once, connects in sandbox mode, and stops on request", async () => {
     const stateDir = join(dir, "agent");
-    worker.postMessage({ apiUrl: api.url, stateDir, enrolToken: TOKEN });
+    worker.postMessage({ apiUrl: api.url, stateDir, enrolToken: TOKEN, httpPort: 18_088 });
     await waitFor("ready", () => messages.length > 0);
     expect(messages[0]).toEqual({ type: "ready", hostId: api.hostId });
     await waitFor("hello", () => api.framesOf("hello").length === 1);
     expect(api.framesOf("hello")[0]).toMatchObject({
       mode: "sandbox",
       modeReason: "embedded in the API process",
+      web: { httpPort: 18_088, httpsPort: null, sitesDir: join(stateDir, "sites") },
     });
     worker.postMessage({ type: "stop" });
     await waitFor("stopped", () => messages.some((m) => m.type === "stopped"));
@@ -64,5 +70,14 @@ describe("embedded agent worker", () => {
     worker.postMessage({ apiUrl: "ftp://x", stateDir: "relative" });
     await waitFor("an error", () => messages.length > 0);
     expect(messages[0]?.type).toBe("error");
+  });
+
+  test("a privileged or out-of-range HTTP port is refused", async () => {
+    worker.postMessage({ apiUrl: api.url, stateDir: join(dir, "agent"), httpPort: 80 });
+    await waitFor("an error", () => messages.length > 0);
+    expect(messages[0]).toMatchObject({ type: "error" });
+    expect((messages[0] as { message: string }).message).toStartWith(
+      "bad settings for the embedded agent:",
+    );
   });
 });

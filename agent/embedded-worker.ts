@@ -4,8 +4,10 @@
 import os from "node:os";
 import { z } from "zod";
 import { type AgentHandle, startAgent } from "./agent.ts";
+import { DEFAULT_SANDBOX_HTTP_PORT } from "./config.ts";
 import { enrollAgent } from "./enroll.ts";
 import { createLog } from "./log.ts";
+import { servingPorts } from "./sites/sites-applier.ts";
 import { stateFileExists } from "./state-file.ts";
 
 declare const self: Worker;
@@ -18,6 +20,8 @@ export const EmbeddedAgentInit = z.object({
   enrolToken: z.string().optional(),
   /** PATH to find tools on; the standard system PATH when absent. */
   toolPath: z.string().optional(),
+  /** Caddy's plain-HTTP port for this host's sites (CADDIS_AGENT_HTTP_PORT); 8088 when absent. */
+  httpPort: z.number().int().min(1024).max(65_535).optional(),
 }).strict();
 export type EmbeddedAgentInit = z.infer<typeof EmbeddedAgentInit>;
 
@@ -53,6 +57,7 @@ async function start(init: EmbeddedAgentInit): Promise<void> {
     modeReason: "embedded in the API process",
     apiUrl: init.apiUrl,
     toolPath: init.toolPath,
+    sites: servingPorts("sandbox", init.httpPort ?? DEFAULT_SANDBOX_HTTP_PORT),
     log,
   });
   post({ type: "ready", hostId: agent.hostId });

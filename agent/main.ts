@@ -7,6 +7,7 @@ import { startAgent } from "./agent.ts";
 import { type EnrolConfig, parseAgentConfig, type RunConfig, USAGE } from "./config.ts";
 import { enrollAgent } from "./enroll.ts";
 import { createLog } from "./log.ts";
+import { servingPorts } from "./sites/sites-applier.ts";
 import { stateFilePath } from "./state-file.ts";
 
 const EXIT_FAILED = 1;
@@ -42,6 +43,7 @@ async function run(config: RunConfig): Promise<void> {
     mode: config.mode,
     modeReason: config.modeReason,
     toolPath: config.toolPath,
+    sites: servingPorts(config.mode, config.httpPort),
     log,
   });
   const shutdown = (signal: string) => {

@@ -1,7 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import type { DesiredState, ObservedState } from "./protocol/desired-state.ts";
 import type { HostFacts, ToolInventory } from "./protocol/host-report.ts";
+import type { ObservedSite } from "./protocol/sites.ts";
 import { type Applier, createReconciler } from "./reconcile.ts";
+import { waitFor } from "../scripts/testing/wait.ts";
 
 const HOST = "host_1";
 const facts: HostFacts = {
@@ -123,5 +125,65 @@ describe("reconcile loop", () => {
     await reconciler.idle();
     expect(observed).toEqual([]);
     expect(reconciler.latestRevision()).toBeNull();
+  });
+});
+
+describe("site status reports between applies", () => {
+  function withSites(intervalMs: number) {
+    const observed: ObservedState[] = [];
+    let sites: ObservedSite[] = [{ id: "site_a", status: "running", port: 20000, lastError: null }];
+    let clock = Date.parse("2030-01-01T00:00:00Z");
+    const reconciler = createReconciler({
+      hostId: HOST,
+      appliers: { sites: () => Promise.resolve({ ok: true, drift: [], error: null }) },
+      facts: () => Promise.resolve(facts),
+      inventory: () => Promise.resolve({} as ToolInventory),
+      send: (o) => observed.push(o),
+      sites: () => sites,
+      siteReportIntervalMs: intervalMs,
+      now: () => new Date(clock),
+    });
+    return {
+      reconciler,
+      observed,
+      setSites: (next: ObservedSite[]) => (sites = next),
+      advance: (ms: number) => (clock += ms),
+    };
+  }
+  const failed: ObservedSite = { id: "site_a", status: "failed", port: null, lastError: "boom" };
+
+  test("a change re-reports the applied revision with fresh statuses and the same sections", async () => {
+    const { reconciler, observed, setSites } = withSites(0);
+    reconciler.sitesChanged(); // nothing applied yet: nothing to report against
+    reconciler.offer(state(7));
+    await reconciler.idle();
+    expect(observed).toHaveLength(1);
+    expect(observed[0]!.sites).toEqual([
+      { id: "site_a", status: "running", port: 20000, lastError: null },
+    ]);
+    setSites([failed]);
+    reconciler.sitesChanged();
+    await waitFor("the site report", () => observed.length === 2);
+    expect(observed[1]).toMatchObject({
+      revision: 7,
+      sites: [failed],
+      sections: observed[0]!.sections,
+    });
+    reconciler.stop();
+  });
+
+  test("each burst of changes within the interval becomes one report", async () => {
+    const { reconciler, observed, setSites } = withSites(50);
+    reconciler.offer(state(1));
+    await reconciler.idle();
+    setSites([failed]);
+    for (let i = 0; i < 50; i++) reconciler.sitesChanged();
+    await waitFor("the first burst's report", () => observed.length === 2);
+    setSites([{ ...failed, lastError: "boom again" }]);
+    for (let i = 0; i < 50; i++) reconciler.sitesChanged();
+    // A second report for the first burst would have been sent before this one.
+    await waitFor("the second burst's report", () => observed.length >= 3);
+    expect(observed.map((o) => o.sites?.[0]?.lastError)).toEqual([null, "boom", "boom again"]);
+    reconciler.stop();
   });
 });

@@ -4,6 +4,7 @@
 import type { DiagnoseResult } from "./protocol/commands.ts";
 import type { DesiredState, ObservedState, SectionReport } from "./protocol/desired-state.ts";
 import type { HostFacts, ToolInventory } from "./protocol/host-report.ts";
+import type { ObservedSite } from "./protocol/sites.ts";
 import { type Log, silentLog } from "./log.ts";
 
 /** Brings one section of the host (sites, firewall, backups…) in line with the desired state. */
@@ -16,6 +17,10 @@ export interface ReconcilerOptions {
   facts: () => Promise<HostFacts>;
   inventory: () => Promise<ToolInventory>;
   send: (observed: ObservedState) => void;
+  /** Each desired site's status, for agents that run sites. */
+  sites?: () => ObservedSite[];
+  /** The least time between two reports sent because a site's status changed. */
+  siteReportIntervalMs?: number;
   now: () => Date;
   log?: Log;
 }
@@ -30,6 +35,13 @@ export interface Reconciler {
   idle(): Promise<void>;
   /** The revision of the newest state received, or null before the first. */
   latestRevision(): number | null;
+  /**
+   * A site's status changed outside an apply (a crash loop, a restart): reports the last applied
+   * revision again with fresh site statuses, at most once per `siteReportIntervalMs`.
+   */
+  sitesChanged(): void;
+  /** Cancels a site report still waiting for its turn, and any later ones. */
+  stop(): void;
 }
 
 /** Builds the reconciler; nothing runs until the first `offer`. */
@@ -39,8 +51,29 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   let waiting: DesiredState | null = null;
   let loop: Promise<void> | null = null;
   let inventory: ToolInventory | null = null;
+  let lastReport: ObservedState | null = null;
+  let lastReportAt = 0;
+  let siteReport: ReturnType<typeof setTimeout> | undefined;
+  let stopped = false;
 
   const currentInventory = async () => (inventory ??= await options.inventory());
+  const report = (observed: ObservedState) => {
+    lastReport = observed;
+    lastReportAt = options.now().getTime();
+    options.send(observed);
+  };
+
+  const reportSites = async () => {
+    siteReport = undefined;
+    const previous = lastReport;
+    const sites = options.sites?.();
+    if (!previous || JSON.stringify(sites) === JSON.stringify(previous.sites)) return;
+    const [facts, tools] = await Promise.all([options.facts(), currentInventory()]);
+    // An apply that reported meanwhile already carried these statuses.
+    if (lastReport !== previous) return;
+    const observedAt = options.now().toISOString();
+    report({ ...previous, observedAt, facts, inventory: tools, sites });
+  };
 
   const apply = async (state: DesiredState): Promise<void> => {
     const sections: Record<string, SectionReport> = {};
@@ -54,12 +87,14 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       }
     }
     const [facts, tools] = await Promise.all([options.facts(), currentInventory()]);
-    options.send({
+    const sites = options.sites?.();
+    report({
       revision: state.revision,
       observedAt: options.now().toISOString(),
       facts,
       inventory: tools,
       sections,
+      ...(sites ? { sites } : {}),
     });
   };
 
@@ -112,5 +147,18 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       while (loop) await loop;
     },
     latestRevision: () => latest?.revision ?? null,
+    sitesChanged() {
+      if (stopped || siteReport !== undefined || !lastReport) return;
+      const interval = options.siteReportIntervalMs ?? 1_000;
+      const wait = Math.max(0, lastReportAt + interval - options.now().getTime());
+      siteReport = setTimeout(() => {
+        reportSites().catch((err) => log.warn("reporting site statuses failed", { err }));
+      }, wait);
+    },
+    stop() {
+      stopped = true;
+      clearTimeout(siteReport);
+      siteReport = undefined;
+    },
   };
 }

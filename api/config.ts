@@ -37,6 +37,7 @@ const EnvSchema = z.object({
   CADDIS_BODY_LIMIT: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   CADDIS_RATE_LIMIT_STORE: z.enum(["memory", "postgres"]).default("memory"),
   CADDIS_EMBEDDED_AGENT: z.enum(["on", "off"]).optional(),
+  CADDIS_AGENT_HTTP_PORT: z.coerce.number().int().min(1024).max(65535).optional(),
   CADDIS_WORKER_PORTS: z.string().regex(/^\d{1,5}-\d{1,5}$/, "must look like 20000-29999")
     .default("20000-29999"),
 });
@@ -71,6 +72,8 @@ export interface Config {
    * by default in development, off in production).
    */
   embeddedAgent: boolean;
+  /** The embedded agent's HTTP port for sites (CADDIS_AGENT_HTTP_PORT; the agent's default). */
+  agentHttpPort: number | undefined;
   /** The range site worker ports are allocated from on every host, in pairs (CADDIS_WORKER_PORTS). */
   workerPorts: { first: number; last: number };
 }
@@ -133,6 +136,7 @@ export function readConfig(env: Record<string, string | undefined>): Config {
     keyring,
     agentSigningSeed,
     embeddedAgent: (raw.CADDIS_EMBEDDED_AGENT ?? (production ? "off" : "on")) === "on",
+    agentHttpPort: raw.CADDIS_AGENT_HTTP_PORT,
     workerPorts,
   };
 }

@@ -18,6 +18,8 @@ export interface EmbeddedAgentOptions {
   /** Where the agent dials the API: this process's loopback listener. */
   apiUrl: string;
   spawn: () => AgentWorker;
+  /** Caddy's HTTP port for this host's sites (CADDIS_AGENT_HTTP_PORT); the agent's default if absent. */
+  httpPort?: number;
   /** How long to wait between checks for the first tenant (setup) and after a worker failure. */
   retryMs?: number;
 }
@@ -27,7 +29,9 @@ export interface EmbeddedAgent {
   stop(): Promise<void>;
 }
 
-const STOP_GRACE_MS = 2_000;
+// The agent stops its site workers and the Caddy it started before it says it stopped; cut short,
+// they would outlive the API.
+const STOP_GRACE_MS = 15_000;
 
 /**
  * Enrols the `local` host once (after setup created the first tenant) and keeps an agent Worker
@@ -82,7 +86,12 @@ export function startEmbeddedAgent(deps: AppDeps, options: EmbeddedAgentOptions)
       deps.log.error({ problem: event.message }, "embedded agent crashed; restarting it");
       restart(current);
     });
-    current.postMessage({ apiUrl: options.apiUrl, stateDir, enrolToken: prepared.enrolToken });
+    current.postMessage({
+      apiUrl: options.apiUrl,
+      stateDir,
+      enrolToken: prepared.enrolToken,
+      ...(options.httpPort === undefined ? {} : { httpPort: options.httpPort }),
+    });
   };
 
   const restart = (failed: AgentWorker) => {

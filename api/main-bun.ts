@@ -39,6 +39,7 @@ const embeddedAgent = config.embeddedAgent
   ? startEmbeddedAgent(deps, {
     apiUrl: `http://${loopbackAddress(server.hostname ?? config.host)}:${server.port}`,
     spawn: () => new Worker(new URL("../agent/embedded-worker.ts", import.meta.url).href),
+    httpPort: config.agentHttpPort,
   })
   : undefined;
 

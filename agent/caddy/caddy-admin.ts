@@ -46,11 +46,23 @@ async function refusal(response: Response, what: string): Promise<Error> {
 }
 
 /** Replaces Caddy's whole running config with `text`; throws with Caddy's reason when refused. */
-export async function loadCaddyfile(socketPath: string, text: string): Promise<void> {
+export function loadCaddyfile(socketPath: string, text: string): Promise<void> {
+  return load(socketPath, text, "text/caddyfile");
+}
+
+/**
+ * Replaces Caddy's whole running config with the JSON `caddy adapt` made of a Caddyfile: Caddy
+ * then skips adapting it again, which is most of the time a load of thousands of sites takes.
+ */
+export function loadCaddyJson(socketPath: string, json: string): Promise<void> {
+  return load(socketPath, json, "application/json");
+}
+
+async function load(socketPath: string, body: string, contentType: string): Promise<void> {
   const response = await adminRequest(socketPath, "/load", {
     method: "POST",
-    body: text,
-    contentType: "text/caddyfile",
+    body,
+    contentType,
     timeoutMs: LOAD_TIMEOUT_MS,
   });
   if (!response.ok) throw await refusal(response, "Caddy refused the config");

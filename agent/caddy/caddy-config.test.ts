@@ -292,8 +292,9 @@ describe("createCaddyApplier", () => {
       applyCaddyConfig(
         input,
         options({
-          check: () => Promise.resolve({ ok: true, json: "{}" }),
-          load: (_socket, text) => Promise.resolve(void loaded.push(text)),
+          // The "adapted JSON" is the text itself, so what was loaded can be read back.
+          check: (text) => Promise.resolve({ ok: true, json: text }),
+          load: (_socket, json) => Promise.resolve(void loaded.push(json)),
         }),
       )
     );

@@ -1,10 +1,10 @@
 // Bringing the running Caddy to a new config: render, check with `caddy adapt`, write the file,
-// load it through the admin socket. A failure at any stage is a returned value, and Caddy keeps
+// load the JSON it adapted to through the admin socket. A failure at any stage is a returned value, and Caddy keeps
 // serving the last config that loaded (a refused /load leaves the old one running), which is
 // also kept on disk as `Caddyfile.last-good` for Caddy to start from.
 import { join } from "node:path";
 import { writeFileAtomic } from "../atomic-write.ts";
-import { loadCaddyfile, restrictAdminSocket } from "./caddy-admin.ts";
+import { loadCaddyJson, restrictAdminSocket } from "./caddy-admin.ts";
 import { type CaddyCheckResult, checkCaddyfile } from "./caddy-check.ts";
 import { type CaddyRenderInput, renderCaddyfile } from "./render-caddyfile.ts";
 
@@ -27,7 +27,8 @@ export interface CaddyApplyOptions {
   /** The agent's 0700 Caddy directory: `Caddyfile`, `Caddyfile.last-good`, check files. */
   dir: string;
   check?: (text: string) => Promise<CaddyCheckResult>;
-  load?: (socketPath: string, text: string) => Promise<void>;
+  /** Loads the JSON the check adapted the Caddyfile to, so Caddy does not adapt it twice. */
+  load?: (socketPath: string, json: string) => Promise<void>;
 }
 
 /** The files an apply writes in `dir`: the newest checked config, and the last one that loaded. */
@@ -35,8 +36,8 @@ export function caddyfilePaths(dir: string): { current: string; lastGood: string
   return { current: join(dir, "Caddyfile"), lastGood: join(dir, "Caddyfile.last-good") };
 }
 
-async function loadAndRestrict(socketPath: string, text: string): Promise<void> {
-  await loadCaddyfile(socketPath, text);
+async function loadAndRestrict(socketPath: string, json: string): Promise<void> {
+  await loadCaddyJson(socketPath, json);
   // Cheap, and covers a socket Caddy re-created because the admin address changed.
   await restrictAdminSocket(socketPath);
 }
@@ -71,7 +72,7 @@ export async function applyCaddyConfig(
     return { applied: false, stage: "write", error: message(err) };
   }
   try {
-    await (options.load ?? loadAndRestrict)(input.adminSocket, text);
+    await (options.load ?? loadAndRestrict)(input.adminSocket, checked.json);
   } catch (err) {
     return { applied: false, stage: "load", error: message(err) };
   }

@@ -33,7 +33,7 @@ const GOLDEN_INPUTS: Record<string, CaddyRenderInput> = {
     adminSocket: "/tmp/caddis-sandbox/caddy/admin.sock",
     mode: "sandbox",
     httpPort: 18080,
-    httpsPort: 18443,
+    httpsPort: null,
     logDir: "/tmp/caddis-sandbox/logs",
     panel: { domain: "panel.localhost.example", upstream: "127.0.0.1:3000" },
     sites: [{ id: "site_blog", domains: ["blog.localhost.example"], upstreams: [20001] }],
@@ -97,6 +97,16 @@ describe("renderCaddyfile", () => {
     expect(text).toContain("\thttp_port 18080\n");
     expect(text).toContain("http://blog.localhost.example {");
     expect(render({}).includes("auto_https")).toBe(false);
+  });
+
+  test("leaves https_port out only for a sandbox without HTTPS; system mode must have one", () => {
+    expect(renderCaddyfile(template, GOLDEN_INPUTS.sandbox!)).not.toContain("https_port");
+    const sandboxHttps = { ...GOLDEN_INPUTS.sandbox!, httpsPort: 18443 };
+    expect(renderCaddyfile(template, sandboxHttps)).toContain("\thttps_port 18443\n");
+    expect(render({})).toContain("\thttps_port 443\n");
+    expect(() => render({ httpsPort: null })).toThrow(
+      "the host config has an invalid httpsPort (null)",
+    );
   });
 
   test("renders 10,000 sites, each once", () => {

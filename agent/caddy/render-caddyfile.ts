@@ -22,7 +22,8 @@ export interface CaddyRenderInput {
   adminSocket: string;
   mode: CaddyMode;
   httpPort: number;
-  httpsPort: number;
+  /** Null serves plain HTTP only, which only sandbox mode may do (system mode uses ACME). */
+  httpsPort: number | null;
   /** Absolute directory for the per-site JSON access logs. */
   logDir: string;
   /** The panel's own domain (from CADDIS_PUBLIC_URL) and the API's "127.0.0.1:<port>". */
@@ -47,6 +48,7 @@ const GLOBAL_VALUES = ["admin_socket", "http_port", "https_port", "log_dir"];
 /** Each section, and the values only it may use besides the global ones. */
 const SECTIONS: Record<string, string[]> = {
   sandbox: [],
+  https: [],
   panel: ["panel.addresses", "panel.upstream"],
   sites: ["site.id", "site.addresses", "site.upstreams"],
 };
@@ -71,6 +73,8 @@ export function renderCaddyfile(template: string, input: CaddyRenderInput): stri
     if (block.section === null) emit(out, block, globals, globals);
     else if (block.section === "sandbox") {
       if (input.mode === "sandbox") emit(out, block, globals, globals);
+    } else if (block.section === "https") {
+      if (input.httpsPort !== null) emit(out, block, globals, globals);
     } else if (block.section === "panel") {
       if (panel !== null) emit(out, block, panel, globals);
     } else for (const site of sites) emit(out, block, site, globals);
@@ -168,10 +172,12 @@ function globalValues(input: CaddyRenderInput): Values {
   if (input.mode !== "system" && input.mode !== "sandbox") {
     refuse("the host config", "mode", input.mode);
   }
+  // Only sandbox mode may go without HTTPS; null is otherwise as invalid as any other non-port.
+  const plainHttp = input.httpsPort === null && input.mode === "sandbox";
   return {
     admin_socket: checkPath("adminSocket", input.adminSocket, MAX_SOCKET_PATH_LENGTH),
     http_port: String(checkPort("the host config", "httpPort", input.httpPort)),
-    https_port: String(checkPort("the host config", "httpsPort", input.httpsPort)),
+    https_port: plainHttp ? "" : String(checkPort("the host config", "httpsPort", input.httpsPort)),
     log_dir: checkPath("logDir", input.logDir),
   };
 }

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdir, stat, symlink, writeFile } from "node:fs/promises";
+import { chmod, mkdir, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { DesiredSite } from "../protocol/sites.ts";
 import { tempDir } from "../test-fixtures.ts";
@@ -30,7 +30,7 @@ function launcher(overrides: Partial<LauncherOptions> = {}) {
   return createWorkerLauncher({
     binaries: { "php-cli": join(dir, "fake-php") },
     releaseDir: () => dir,
-    tmpRoot: join(dir, "tmp"),
+    tmpDir: (site) => join(dir, `tmp-${site.id}`),
     asSiteUser: false,
     ...overrides,
   });
@@ -40,7 +40,7 @@ describe("createWorkerLauncher", () => {
   test("gives the worker a private temp dir, mode 0700, as TMPDIR", async () => {
     const proc = await launcher()(site, 9001);
     await proc.exited;
-    const tmp = join(dir, "tmp", "site_l");
+    const tmp = join(dir, "tmp-site_l");
     expect((await stat(tmp)).mode & 0o777).toBe(0o700);
     expect(proc.tail().stdout).toContain(`TMPDIR=${tmp}`);
   });
@@ -56,10 +56,13 @@ describe("createWorkerLauncher", () => {
       .toThrow("Cannot start site site_l: its user site-l is root");
   });
 
-  test("refuses a temp dir that was replaced by a symbolic link", async () => {
-    await mkdir(join(dir, "tmp"));
+  test("refuses a temp dir that was replaced by a symbolic link, leaving its target alone", async () => {
     await mkdir(join(dir, "elsewhere"));
-    await symlink(join(dir, "elsewhere"), join(dir, "tmp", "site_l"));
-    await expect(launcher()(site, 9001)).rejects.toThrow("must not be a symbolic link");
+    await chmod(join(dir, "elsewhere"), 0o755);
+    await symlink(join(dir, "elsewhere"), join(dir, "tmp-site_l"));
+    await expect(launcher()(site, 9001)).rejects.toThrow(
+      "must be a directory, not a symbolic link or a file",
+    );
+    expect((await stat(join(dir, "elsewhere"))).mode & 0o777).toBe(0o755);
   });
 });

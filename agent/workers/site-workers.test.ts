@@ -138,4 +138,37 @@ describe("createSiteWorkers", () => {
       expect(refused).toBeNull();
     },
   );
+
+  testWithTools(
+    ["php"],
+    "restart moves one site's worker to the port sparePort gives; remove stops it",
+    async () => {
+      const php = await phpSite("site_restart");
+      const spare = await freeLoopbackPort();
+      const asked: string[] = [];
+      const switched: string[] = [];
+      const spared = createSiteWorkers({
+        launch: (site, port) => php.launch(site, port),
+        switchUpstream: (siteId, port) => Promise.resolve(void switched.push(`${siteId}:${port}`)),
+        sparePort(site, serving) {
+          asked.push(`${site.id}:${serving}`);
+          return Promise.resolve(spare);
+        },
+        onStatus: () => {},
+        policy: { stopGraceMs: 2_000 },
+      });
+      cleanups.push(() => spared.stopAll());
+      await spared.apply([php.site]);
+      expect(await spared.restart("site_restart")).toBe(spare);
+      expect(asked).toEqual([`site_restart:${php.site.port}`]);
+      expect(switched).toEqual([`site_restart:${spare}`]);
+      expect(await body(spared, "site_restart")).toStartWith("ok ");
+      await expect(spared.restart("site_other")).rejects.toThrow(
+        "Cannot restart site site_other: it runs no worker on this host",
+      );
+      await spared.remove("site_restart");
+      expect(spared.status("site_restart")).toBeNull();
+      expect(await fetch(`http://127.0.0.1:${spare}/`).catch(() => null)).toBeNull();
+    },
+  );
 });

@@ -15,8 +15,10 @@ export interface SiteWorkersDeps {
   launch: LaunchWorker;
   /** Points Caddy's upstream for `siteId` at `port`; resolves once requests go there. */
   switchUpstream(siteId: string, port: number): Promise<void>;
-  /** A free port on 127.0.0.1 for the second worker of a zero-downtime restart. */
-  sparePort(): Promise<number>;
+  /** Stops Caddy sending new requests for `siteId` to the old worker's `port`; never throws. */
+  releaseUpstream?(siteId: string, port: number): Promise<void>;
+  /** A free port on 127.0.0.1 for the second worker of a zero-downtime restart of `site`. */
+  sparePort(site: DesiredSite, serving: number): Promise<number>;
   onStatus(siteId: string, status: WorkerStatus): void;
   healthCheck?(port: number): Promise<boolean>;
   inFlight?(port: number): Promise<number>;
@@ -38,6 +40,13 @@ export interface SiteWorkers {
   /** Starts new and enabled sites, stops removed and disabled ones, restarts changed ones. */
   apply(sites: DesiredSite[]): Promise<SiteWorkerReport[]>;
   status(siteId: string): WorkerStatus | null;
+  /**
+   * Replaces a running site's worker without dropping requests, on its spare port; resolves with
+   * the port it serves on now. Throws when the site runs no worker here.
+   */
+  restart(siteId: string): Promise<number>;
+  /** Stops one site's worker, whatever the desired sites say (the site is being removed). */
+  remove(siteId: string): Promise<void>;
   /** Stops every worker, as the agent shuts down. */
   stopAll(): Promise<void>;
 }
@@ -61,8 +70,10 @@ export function createSiteWorkers(deps: SiteWorkersDeps): SiteWorkers {
       spawn: (port) => deps.launch(slot.site ?? site, port),
       healthCheck: deps.healthCheck ?? checkWorkerHealth,
       inFlight: deps.inFlight ?? openConnections,
-      sparePort: deps.sparePort,
+      sparePort: () =>
+        deps.sparePort(slot.site ?? site, slot.supervisor?.status().port ?? site.port),
       switchUpstream: (port) => deps.switchUpstream(site.id, port),
+      releaseUpstream: (port) => deps.releaseUpstream?.(site.id, port) ?? Promise.resolve(),
       onStatus: (status) => deps.onStatus(site.id, status),
       clock: deps.clock,
       policy: deps.policy,
@@ -97,7 +108,8 @@ export function createSiteWorkers(deps: SiteWorkersDeps): SiteWorkers {
     }
   }
 
-  function enqueue(siteId: string, wanted: DesiredSite | null): Promise<SiteWorkerReport> {
+  /** Runs `operation` in the site's queue, creating its slot for the time it takes. */
+  function inSlot<T>(siteId: string, operation: (slot: Slot) => Promise<T>): Promise<T> {
     let slot = slots.get(siteId);
     if (!slot) {
       slot = { serial: createSerial(), pending: 0, site: null, supervisor: null };
@@ -106,15 +118,24 @@ export function createSiteWorkers(deps: SiteWorkersDeps): SiteWorkers {
     const own = slot;
     own.pending += 1;
     return own.serial.run(async () => {
+      try {
+        return await operation(own);
+      } finally {
+        own.pending -= 1;
+        if (own.pending === 0 && !own.supervisor) slots.delete(siteId);
+      }
+    });
+  }
+
+  function enqueue(siteId: string, wanted: DesiredSite | null): Promise<SiteWorkerReport> {
+    return inSlot(siteId, async (slot) => {
       let error: string | null = null;
       try {
-        await converge(own, wanted);
+        await converge(slot, wanted);
       } catch (err) {
         error = err instanceof Error ? err.message : String(err);
       }
-      own.pending -= 1;
-      if (own.pending === 0 && !own.supervisor) slots.delete(siteId);
-      return { siteId, status: own.supervisor?.status() ?? null, error };
+      return { siteId, status: slot.supervisor?.status() ?? null, error };
     });
   }
 
@@ -125,6 +146,19 @@ export function createSiteWorkers(deps: SiteWorkersDeps): SiteWorkers {
       return Promise.all([...ids].map((id) => enqueue(id, wanted.get(id) ?? null)));
     },
     status: (siteId) => slots.get(siteId)?.supervisor?.status() ?? null,
+    restart(siteId) {
+      return inSlot(siteId, async (slot) => {
+        if (!slot.supervisor || !slot.site) {
+          throw new Error(`Cannot restart site ${siteId}: it runs no worker on this host`);
+        }
+        const serving = slot.supervisor.status().port;
+        await slot.supervisor.restart(await deps.sparePort(slot.site, serving));
+        return slot.supervisor.status().port;
+      });
+    },
+    async remove(siteId) {
+      await enqueue(siteId, null);
+    },
     async stopAll() {
       await Promise.all([...slots.keys()].map((id) => enqueue(id, null)));
     },

@@ -309,6 +309,32 @@ describe("restart", () => {
     await supervisor.stop();
   });
 
+  test("releases the old upstream before draining it, and the dead one of a failed site", async () => {
+    // Started, restarted, then four failed attempts after a crash: five crashes mean failed.
+    const world = fakeWorld({ behaviours: ["healthy", "healthy", ...Array(4).fill("exits")] });
+    const releaseUpstream = (port: number) => {
+      world.events.push(`release ${port}`);
+      return Promise.resolve();
+    };
+    const supervisor = createWorkerSupervisor({ ...world.deps, releaseUpstream });
+    await supervisor.start();
+    await supervisor.restart(9002);
+    expect(world.events).toEqual([
+      "spawn 9001",
+      "spawn 9002",
+      "switch 9002",
+      "release 9001",
+      "inFlight 9001",
+      "stop 9001",
+    ]);
+    world.events.length = 0;
+    world.workers[1]!.crash();
+    await waitForState(supervisor, "failed");
+    await supervisor.restart(9001);
+    expect(world.events.slice(-3)).toEqual(["spawn 9001", "switch 9001", "release 9002"]);
+    await supervisor.stop();
+  });
+
   test("an old worker still busy after the drain limit is stopped anyway", async () => {
     const world = fakeWorld({ inFlight: () => 1 });
     const supervisor = createWorkerSupervisor({ ...world.deps, policy: { drainTimeoutMs: 500 } });

@@ -26,6 +26,8 @@ export interface SupervisorDeps {
   sparePort(): Promise<number>;
   /** Points Caddy at `port`; resolves once requests go there. */
   switchUpstream(port: number): Promise<void>;
+  /** Stops sending new requests to the old worker's `port` before it drains; never throws. */
+  releaseUpstream?(port: number): Promise<void>;
   onStatus(status: WorkerStatus): void;
   clock?: Clock;
   policy?: Partial<SupervisorPolicy>;
@@ -192,7 +194,7 @@ export function createWorkerSupervisor(deps: SupervisorDeps): WorkerSupervisor {
     },
     async restart(requested) {
       const stopsBefore = stops;
-      const old = await serial.run(async () => {
+      const swapped = await serial.run(async () => {
         const target = requested ?? (live ? await deps.sparePort() : port);
         if (target === live?.port) {
           // Its health check would reach the old worker and prove nothing about the new one.
@@ -210,14 +212,18 @@ export function createWorkerSupervisor(deps: SupervisorDeps): WorkerSupervisor {
           await fresh.proc.stop(policy.stopGraceMs);
           throw err;
         }
-        const previous = live;
+        const previous = { live, port };
         live = fresh;
         port = target;
         if (!run) void begin(); // from stopped or failed: supervise the new worker
         report("running");
         return previous;
       });
-      if (old) await drainAndStop(old);
+      if (!swapped) return;
+      // New requests go to the new worker only from here, so the old one's in-flight count can
+      // reach zero; a site that was down had no worker there, but Caddy still listed the port.
+      if (swapped.port !== port) await deps.releaseUpstream?.(swapped.port);
+      if (swapped.live) await drainAndStop(swapped.live);
     },
     status,
   };

@@ -56,7 +56,7 @@ export async function createPhpSite(
   const launch = createWorkerLauncher({
     binaries: { "php-cli": "/usr/bin/php" },
     releaseDir: () => releaseDir,
-    tmpRoot,
+    tmpDir: (site) => join(tmpRoot, site.id),
     asSiteUser: options.identity !== undefined,
     lookupUser: () => Promise.resolve(options.identity ?? null),
   });

@@ -1,9 +1,8 @@
 // Sites written straight into the database, for tests about something else (site-scoped roles,
 // statuses) that need a real site row without going through the API and an agent.
-import { eq } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
 import { newId } from "../../db/ids.ts";
-import { hosts, siteDomains, sites } from "../../db/schema.ts";
+import { siteDomains, sites } from "../../db/schema.ts";
 import { systemUserOf } from "../../api/services/sites.ts";
 import { insertEnrolledHost } from "./protocol-client.ts";
 
@@ -22,8 +21,6 @@ export async function insertTestSite(
   const hostId = options.hostId ??
     (await insertEnrolledHost(db, tenantId, `h-${siteId.slice(-8).toLowerCase()}`)).hostId;
   const domain = options.domain ?? `${siteId.slice(-10).toLowerCase().replace(/_/g, "-")}.test`;
-  const [host] = await db.select({ id: hosts.id }).from(hosts).where(eq(hosts.id, hostId));
-  if (!host) throw new Error(`no host ${hostId}`);
   await db.insert(sites).values({
     id: siteId,
     tenantId,
