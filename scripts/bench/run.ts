@@ -4,14 +4,16 @@
 // permission-checked list endpoints called by a tenant admin (role grants resolved). With
 // DATABASE_URL set, /readyz and /auth/me again on a PostgreSQL server. Then the agent channel
 // (agents.ts): idle agent sockets held with the API's RSS, and the command round trip, against a
-// bare WebSocket echo. BENCH_SECONDS sets each run's length (default 5); BENCH_ONLY=http or
-// BENCH_ONLY=agents runs one part.
+// bare WebSocket echo. Then Caddy (caddy.ts): Caddyfile render times for 1–10,000 sites and whole
+// applies for 1,000 and 5,000, against Caddy's own adapt + load. BENCH_SECONDS sets each run's
+// length (default 5); BENCH_ONLY=http, agents or caddy runs one part.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { argon2Millis, loadLogin, loadMe, setupBenchUser } from "./auth.ts";
 import { printAgentTables } from "./agent-report.ts";
 import { type AgentBenchResult, runAgentBench } from "./agents.ts";
+import { type CaddyFigure, printCaddyTable, runCaddyBench } from "./caddy.ts";
 import { type LoadResult, runLoad } from "./autocannon.ts";
 import { captureResponse } from "./capture.ts";
 import { printHttpTable, type Row } from "./http-report.ts";
@@ -190,16 +192,18 @@ if (import.meta.main) {
     );
     process.exit(2);
   }
-  if (!["", "http", "agents"].includes(ONLY)) {
-    console.error(`BENCH_ONLY must be "http" or "agents", not "${ONLY}"`);
+  if (!["", "http", "agents", "caddy"].includes(ONLY)) {
+    console.error(`BENCH_ONLY must be "http", "agents" or "caddy", not "${ONLY}"`);
     process.exit(2);
   }
   const rows: Row[] = [];
   let agents: AgentBenchResult | undefined;
+  let caddy: CaddyFigure[] = [];
   let failed = false;
+  const runs = (part: string) => ONLY === "" || ONLY === part;
   try {
-    if (ONLY !== "agents") await benchHttp(rows);
-    if (ONLY !== "http") {
+    if (runs("http")) await benchHttp(rows);
+    if (runs("agents")) {
       agents = await runAgentBench({
         root: ROOT,
         seconds: SECONDS,
@@ -214,6 +218,7 @@ if (import.meta.main) {
         serverSteps: AGENT_STEPS,
       });
     }
+    if (runs("caddy")) caddy = await runCaddyBench(ROOT);
   } catch (err) {
     failed = true;
     console.error(`bench failed: ${(err as Error).message}`);
@@ -235,6 +240,7 @@ if (import.meta.main) {
     console.error(`bench: "${row.target}" had failed responses; its figure is void`);
   }
   if (agents) printAgentTables(agents.idle, agents.trips, SECONDS);
+  if (caddy.length > 0) printCaddyTable(caddy);
   for (const problem of agents?.problems ?? []) {
     console.error(`bench: agent channel: ${problem}; the figures concerned are void`);
   }
