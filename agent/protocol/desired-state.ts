@@ -3,7 +3,7 @@
 // idempotently by its own applier on the agent.
 import { z } from "zod";
 import { HostFacts, ToolInventory } from "./host-report.ts";
-import { DesiredSite, ObservedSite } from "./sites.ts";
+import { DesiredSite, DOMAIN_PATTERN, ObservedSite } from "./sites.ts";
 
 /** Everything a host should run, sent whole with a revision that only ever grows. */
 export const DesiredState = z.object({
@@ -11,6 +11,14 @@ export const DesiredState = z.object({
   revision: z.number().int().nonnegative(),
   /** Every site on this host, disabled ones included (they keep their files and ports). */
   sites: z.array(DesiredSite).max(10_000),
+  /**
+   * The panel itself, on the host the API runs on: its domain (from CADDIS_PUBLIC_URL) and the
+   * API's port on 127.0.0.1, for Caddy to proxy. Absent elsewhere.
+   */
+  panel: z.object({
+    domain: z.string().regex(DOMAIN_PATTERN),
+    apiPort: z.number().int().min(1).max(65_535),
+  }).strict().optional(),
 }).strict();
 export type DesiredState = z.infer<typeof DesiredState>;
 

@@ -1,6 +1,7 @@
 // What Caddy sends each served site to: the host's Caddy process, its coalescing config applier,
 // and the upstream ports of every site. A site normally has one upstream; during a worker swap it
 // has two (the new one added, then the old one released before it drains).
+import type { DesiredState } from "../protocol/desired-state.ts";
 import type { ToolInventory } from "../protocol/host-report.ts";
 import type { DesiredSite } from "../protocol/sites.ts";
 import type { Log } from "../log.ts";
@@ -34,8 +35,15 @@ export interface SiteRoutingOptions {
 export interface SiteRouting {
   /** Starts (or finds) Caddy; resolves with why it cannot run, or null once it answers. */
   ensureCaddy(inventory: ToolInventory): Promise<string | null>;
-  /** Routes each served site to its worker's port; sites mid-swap keep their two upstreams. */
-  sync(served: Map<string, number>, sites: ReadonlyMap<string, DesiredSite>): void;
+  /**
+   * Routes each served site to its worker's port (sites mid-swap keep their two upstreams), and
+   * the panel's domain to the API when this host runs it.
+   */
+  sync(
+    served: Map<string, number>,
+    sites: ReadonlyMap<string, DesiredSite>,
+    panel: DesiredState["panel"] | null,
+  ): void;
   /** Renders and loads the routes; resolves with the error, or null once Caddy runs them. */
   publish(): Promise<string | null>;
   /** Adds `port` beside the site's upstream and loads it; throws when Caddy refuses. */
@@ -54,6 +62,7 @@ export function createSiteRouting(options: SiteRoutingOptions): SiteRouting {
   const routes = new Map<string, number[]>();
   const swapping = new Set<string>();
   let sites: ReadonlyMap<string, DesiredSite> = new Map();
+  let panel: DesiredState["panel"] | null = null;
   let caddy: { process: CaddyProcess; applier: CaddyApplier } | null = null;
   let error: string | null = null;
   // The routes of the last config Caddy loaded.
@@ -65,7 +74,7 @@ export function createSiteRouting(options: SiteRoutingOptions): SiteRouting {
     httpPort: options.httpPort,
     httpsPort: options.httpsPort,
     logDir: options.places.logDir,
-    panel: null,
+    panel: panel ? { domain: panel.domain, upstream: `127.0.0.1:${panel.apiPort}` } : null,
     sites: served.map(([id, upstreams]) => ({ id, domains: sites.get(id)!.domains, upstreams })),
   });
 
@@ -113,8 +122,9 @@ export function createSiteRouting(options: SiteRoutingOptions): SiteRouting {
         return error = `Caddy is not running: ${err instanceof Error ? err.message : String(err)}`;
       }
     },
-    sync(served, desired) {
+    sync(served, desired, wantedPanel) {
       sites = desired;
+      panel = wantedPanel ?? null;
       for (const id of [...routes.keys()]) {
         if (!served.has(id) && !swapping.has(id)) routes.delete(id);
       }

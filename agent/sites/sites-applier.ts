@@ -99,6 +99,7 @@ export function createSites(options: SitesOptions): Sites {
   // Filled from the tool inventory at each apply; the launcher reads it when it starts a worker.
   const binaries: RuntimeBinaries = {};
   let desired = new Map<string, DesiredSite>();
+  let panel: DesiredState["panel"] | null = null;
   // Why a site could not be started by the last apply, or could not be restarted since.
   const problems = new Map<string, SiteProblem>();
   // Applies and removals never overlap, so a site being removed is not prepared again meanwhile.
@@ -162,12 +163,13 @@ export function createSites(options: SitesOptions): Sites {
         served.set(site.id, status.port);
       }
     }
-    routing.sync(served, desired);
+    routing.sync(served, desired, panel);
     return await routing.publish();
   }
 
   async function apply(state: DesiredState): Promise<SectionReport> {
     desired = new Map(state.sites.map((site) => [site.id, site]));
+    panel = state.panel ?? null;
     problems.clear();
     const inventory = await options.inventory();
     for (const runtime of SITE_RUNTIMES) delete binaries[runtime];

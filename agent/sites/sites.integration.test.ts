@@ -178,4 +178,29 @@ describe("sites served through Caddy", () => {
       );
     },
   );
+
+  testWithTools(
+    ["caddy", "php"],
+    "on the API's own host, the panel's domain is proxied to the API beside the sites",
+    async () => {
+      const host = await setUp();
+      const api = Bun.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        fetch: () => new Response("the caddis panel"),
+      });
+      cleanups.push(() => api.stop(true));
+      const site = phpSite("site_next", "next.example.com", { env: { SITE_NAME: "next" } });
+      const panel = { domain: "panel.example.com", apiPort: api.port! };
+      expect(await host.sites.apply({ ...host.state([site]), panel })).toMatchObject({ ok: true });
+      await writeIndex(host, site);
+      const served = await host.get("panel.example.com");
+      expect(served.body).toBe("the caddis panel");
+      expect(served.headers.get("x-frame-options")).toBe("SAMEORIGIN");
+      expect((await host.get("next.example.com")).body).toBe("hello from next ");
+      // Another host's state has no panel: the block goes.
+      await host.sites.apply(host.state([site]));
+      expect((await host.get("panel.example.com")).body).toBe("");
+    },
+  );
 });

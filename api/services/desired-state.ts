@@ -6,22 +6,24 @@ import type { DesiredSite } from "../../agent/protocol/sites.ts";
 import type { Db, Tx } from "../../db/client.ts";
 import { hosts, siteDomains, sites } from "../../db/schema.ts";
 import type { Secrets } from "../auth/secrets.ts";
+import type { Config } from "../config.ts";
 import { AppError } from "../errors.ts";
 import { notifyHostEvent } from "./host-events.ts";
+import { panelSite } from "./panel-site.ts";
 import { openSiteEnv } from "./site-env.ts";
 
 /**
  * The host's full desired state at its current revision: every site on it, disabled ones too,
- * with their environments decrypted for the agent. Read in one snapshot, so a revision always
+ * with their environments decrypted for the agent, and on the API's own host, the panel. Read in one snapshot, so a revision always
  * comes with exactly the sites that revision stands for.
  */
 export async function desiredStateFor(
-  deps: { database: { db: Db }; secrets: Secrets },
+  deps: { database: { db: Db }; secrets: Secrets; config: Pick<Config, "publicUrl" | "port"> },
   hostId: string,
 ): Promise<DesiredState> {
   return await deps.database.db.transaction(async (tx) => {
-    const [host] = await tx.select({ revision: hosts.desiredRevision }).from(hosts)
-      .where(eq(hosts.id, hostId));
+    const [host] = await tx.select({ revision: hosts.desiredRevision, isLocal: hosts.isLocal })
+      .from(hosts).where(eq(hosts.id, hostId));
     if (!host) throw new AppError("not_found", "Host not found");
     const rows = await tx.select().from(sites).where(eq(sites.hostId, hostId))
       .orderBy(asc(sites.id));
@@ -47,7 +49,8 @@ export async function desiredStateFor(
         enabled: row.enabled,
       });
     }
-    return { hostId, revision: host.revision, sites: desiredSites };
+    const panel = host.isLocal ? panelSite(deps.config) : null;
+    return { hostId, revision: host.revision, sites: desiredSites, ...(panel ? { panel } : {}) };
   }, { isolationLevel: "repeatable read", accessMode: "read only" });
 }
 

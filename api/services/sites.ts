@@ -13,6 +13,7 @@ import { type CommandView, enqueueCommand } from "./agent-commands.ts";
 import { type AuditContext, recordAudit } from "./audit.ts";
 import { bumpDesiredRevision } from "./desired-state.ts";
 import { getLiveHostRefOrThrow } from "./host-view.ts";
+import { refusePanelDomain } from "./panel-site.ts";
 import { allocateWorkerPort, claimDomains } from "./site-allocation.ts";
 import { sealSiteEnv } from "./site-env.ts";
 import type { CreateSiteInput, UpdateSiteInput } from "./site-inputs.ts";
@@ -74,6 +75,7 @@ export async function createSite(
   input: CreateSiteInput,
 ): Promise<SiteView> {
   requirePermission(access, "sites.create");
+  refusePanelDomain(deps.config, [input.domain, ...input.aliases]);
   return await deps.database.db.transaction(async (tx) => {
     const host = await getLiveHostRefOrThrow(tx, access.tenantId, input.hostId);
     const [facts] = await tx.select({ inventory: hosts.inventory }).from(hosts)
@@ -142,6 +144,7 @@ export async function updateSite(
       if (aliases.includes(domain)) {
         throw new AppError("invalid_input", `"aliases": repeats the domain "${domain}"`);
       }
+      refusePanelDomain(deps.config, [domain, ...aliases]);
       await claimDomains(tx, siteId, [domain, ...aliases]);
       changes.domain = domain;
       Object.assign(changed, { domain, aliases });
