@@ -1,33 +1,23 @@
 // Sites under churn: bursts of desired states, restarts under load, a Caddy that dies.
-import { afterEach, describe, expect, setDefaultTimeout } from "bun:test";
+import { describe, expect, setDefaultTimeout } from "bun:test";
 import { join } from "node:path";
 import { createReconciler } from "../reconcile.ts";
 import { testWithTools } from "../../scripts/testing/tools.ts";
 import { waitFor } from "../../scripts/testing/wait.ts";
 import {
-  createTestSites,
   phpSite,
   pidWithArgument,
   siteCommand,
-  type TestSites,
+  statusOf,
+  testSitesPerTest,
   writeIndex,
 } from "./test-sites.ts";
 
 setDefaultTimeout(120_000);
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function setUp(...args: Parameters<typeof createTestSites>): Promise<TestSites> {
-  const host = await createTestSites(...args);
-  cleanups.push(host.remove);
-  return host;
-}
+const { setUp } = testSitesPerTest();
 
 const command = siteCommand;
-const statusOf = (host: TestSites, id: string) => host.sites.observed().find((s) => s.id === id);
 
 describe("sites under churn", () => {
   testWithTools(

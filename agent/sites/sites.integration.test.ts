@@ -1,34 +1,24 @@
 // The sites section end to end: real Caddy, real php-cli workers, sandbox mode in temp dirs.
-import { afterEach, describe, expect, setDefaultTimeout } from "bun:test";
+import { describe, expect, setDefaultTimeout } from "bun:test";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { siteLayout } from "./site-paths.ts";
 import { testWithTools } from "../../scripts/testing/tools.ts";
 import { waitFor } from "../../scripts/testing/wait.ts";
 import {
-  createTestSites,
   INDEX,
   phpSite,
   siteCommand,
-  type TestSites,
+  statusOf,
+  testSitesPerTest,
   writeIndex,
 } from "./test-sites.ts";
 
 setDefaultTimeout(120_000);
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function setUp(...args: Parameters<typeof createTestSites>): Promise<TestSites> {
-  const host = await createTestSites(...args);
-  cleanups.push(host.remove);
-  return host;
-}
+const { setUp, onCleanup } = testSitesPerTest();
 
 const command = siteCommand;
-const statusOf = (host: TestSites, id: string) => host.sites.observed().find((s) => s.id === id);
 
 describe("sites served through Caddy", () => {
   testWithTools(
@@ -106,7 +96,7 @@ describe("sites served through Caddy", () => {
         port: bad.port,
         socket: { open: (socket) => void socket.end(), data() {} },
       });
-      cleanups.push(() => Promise.resolve(squatter.stop(true)));
+      onCleanup(() => Promise.resolve(squatter.stop(true)));
 
       const report = await host.sites.apply(host.state([good, bad, franken]));
       await writeIndex(host, good);
@@ -189,7 +179,7 @@ describe("sites served through Caddy", () => {
         port: 0,
         fetch: () => new Response("the caddis panel"),
       });
-      cleanups.push(() => api.stop(true));
+      onCleanup(() => api.stop(true));
       const site = phpSite("site_next", "next.example.com", { env: { SITE_NAME: "next" } });
       const panel = { domain: "panel.example.com", apiPort: api.port! };
       expect(await host.sites.apply({ ...host.state([site]), panel })).toMatchObject({ ok: true });

@@ -1,5 +1,6 @@
 // Test-only: a host's sites in sandbox mode in a temp directory, served by a real Caddy on a free
 // loopback port, with Caddy loads counted. Nothing here runs in the agent itself.
+import { afterEach } from "bun:test";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { DesiredState } from "../protocol/desired-state.ts";
@@ -152,3 +153,29 @@ export async function pidWithArgument(argument: string): Promise<number> {
   }
   throw new Error(`no process runs with ${argument}`);
 }
+
+/**
+ * For a test file: `setUp` makes test sites that are removed after the test that made them, and
+ * `onCleanup` queues more to undo then (in reverse order).
+ */
+export function testSitesPerTest(): {
+  setUp: (...args: Parameters<typeof createTestSites>) => Promise<TestSites>;
+  onCleanup: (cleanup: () => Promise<unknown> | unknown) => void;
+} {
+  const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  return {
+    async setUp(...args) {
+      const host = await createTestSites(...args);
+      cleanups.push(host.remove);
+      return host;
+    },
+    onCleanup: (cleanup) => void cleanups.push(cleanup),
+  };
+}
+
+/** What the host last observed of one site. */
+export const statusOf = (host: TestSites, id: string) =>
+  host.sites.observed().find((s) => s.id === id);

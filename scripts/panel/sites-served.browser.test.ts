@@ -1,18 +1,11 @@
-import { afterAll, beforeAll, expect, setDefaultTimeout } from "bun:test";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { afterAll, expect, setDefaultTimeout } from "bun:test";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { HostView } from "../../api/services/host-view.ts";
 import type { SiteView } from "../../api/services/site-view.ts";
-import {
-  callReplica,
-  expectJson,
-  setupThroughLink,
-  sharedSecrets,
-} from "../replicas/api-process.ts";
+import { expectJson } from "../replicas/api-process.ts";
+import { type EmbeddedPanel, startEmbeddedPanel } from "../sites/embedded-panel.ts";
 import { TEST_PASSWORD } from "../testing/auth.ts";
 import { withBrowser } from "../testing/browser.ts";
-import { type ServerProcess, startServerProcess } from "../testing/process.ts";
 import { testWithTools } from "../testing/tools.ts";
 import { waitFor } from "../testing/wait.ts";
 
@@ -21,50 +14,18 @@ import { waitFor } from "../testing/wait.ts";
 // page turning from pending to running by itself, and Caddy serving its PHP by its Host header.
 setDefaultTimeout(180_000);
 
-const ENTRY = join(import.meta.dir, "../../api/main-bun.ts");
-
-let dataDir: string;
-let api: ServerProcess | undefined;
-let token: string;
-let httpPort: number;
-
-function freePort(): number {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
-}
-
-beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), "caddis-served-"));
-});
+let panel: EmbeddedPanel | undefined;
 afterAll(async () => {
-  await api?.stop();
-  await rm(dataDir, { recursive: true, force: true });
+  await panel?.stop();
 });
 
 testWithTools(
   ["chromium", "caddy", "php"],
   "a site added in the panel runs and is served by Caddy from its own worker",
   async () => {
-    httpPort = freePort();
-    api = await startServerProcess([process.execPath, ENTRY], {
-      ...sharedSecrets(),
-      CADDIS_DATA_DIR: dataDir,
-      CADDIS_PORT: "0",
-      CADDIS_EMBEDDED_AGENT: "on",
-      CADDIS_AGENT_HTTP_PORT: String(httpPort),
-      CADDIS_RATE_LIMITS: "api=off;agent=off;auth=off;pages=off",
-    }, 60_000);
-    token = await setupThroughLink(api);
-    await waitFor("the local host online", async () => {
-      const res = await callReplica(api!, token, "GET", "/hosts");
-      const { hosts } = await expectJson<{ hosts: HostView[] }>(res, 200);
-      return hosts.some((host) => host.name === "local" && host.status === "online");
-    }, 60_000);
-
+    panel = await startEmbeddedPanel();
+    const origin = panel.api.url;
     await withBrowser(async (browser) => {
-      const origin = api!.url;
       const { page } = await browser.newPage();
       await page.goto(`${origin}/login`);
       await page.getByLabel("Email").fill("root@example.com");
@@ -84,17 +45,16 @@ testWithTools(
     });
 
     const { sites } = await expectJson<{ sites: SiteView[] }>(
-      await callReplica(api, token, "GET", "/sites"),
+      await panel.call("GET", "/sites"),
       200,
     );
     const site = sites.find((s) => s.domain === "blog.served.example")!;
-    expect(site).toMatchObject({ status: "running", httpPort });
+    expect(site).toMatchObject({ status: "running", httpPort: panel.httpPort });
     await writeFile(join(site.docrootPath!, "index.php"), '<?php echo "served by " . PHP_SAPI;');
     await waitFor("the PHP page through Caddy", async () => {
-      const res = await fetch(`http://127.0.0.1:${httpPort}/`, {
-        headers: { host: "blog.served.example" },
-      }).catch(() => undefined);
-      return (await res?.text())?.includes("served by cli-server") ?? false;
+      return (await panel!.throughCaddy("blog.served.example")).body.includes(
+        "served by cli-server",
+      );
     }, 30_000);
   },
 );

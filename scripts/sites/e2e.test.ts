@@ -1,105 +1,52 @@
-import { afterAll, beforeAll, expect, setDefaultTimeout } from "bun:test";
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { afterAll, expect, setDefaultTimeout } from "bun:test";
+import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { CommandView } from "../../api/services/agent-commands.ts";
-import type { HostView } from "../../api/services/host-view.ts";
 import type { SiteView } from "../../api/services/site-view.ts";
-import { type ServerProcess, startServerProcess } from "../testing/process.ts";
+import { expectJson } from "../replicas/api-process.ts";
 import { testWithTools } from "../testing/tools.ts";
 import { waitFor } from "../testing/wait.ts";
-import {
-  callReplica,
-  expectJson,
-  setupThroughLink,
-  sharedSecrets,
-} from "../replicas/api-process.ts";
+import { type EmbeddedPanel, startEmbeddedPanel } from "./embedded-panel.ts";
 
 // The whole path a user takes, with the real tools: `bun api/main-bun.ts` on PGlite runs its
 // embedded agent, which runs Caddy and a php-cli worker; a site created through the JSON API is
 // then served through Caddy by its Host header, and every later change shows there too.
 setDefaultTimeout(180_000);
 
-const ENTRY = join(import.meta.dir, "../../api/main-bun.ts");
-
-let dataDir: string;
-let api: ServerProcess | undefined;
-let token: string;
-let httpPort: number;
-
-function freePort(): number {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
-}
-
-beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), "caddis-e2e-"));
-});
+let panel: EmbeddedPanel | undefined;
 afterAll(async () => {
-  await api?.stop();
-  await rm(dataDir, { recursive: true, force: true });
+  await panel?.stop();
 });
 
-const call = (method: string, path: string, body?: unknown) =>
-  callReplica(api!, token, method, path, body);
+const call = (method: string, path: string, body?: unknown) => panel!.call(method, path, body);
 
 async function site(id: string): Promise<SiteView> {
   return (await expectJson<{ site: SiteView }>(await call("GET", `/sites/${id}`), 200)).site;
 }
 
-/** GET / through Caddy as the browser of `domain` would ask for it. */
-async function throughCaddy(domain: string): Promise<{ status: number; body: string }> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${httpPort}/`, { headers: { host: domain } });
-    return { status: res.status, body: await res.text() };
-  } catch (err) {
-    return { status: 0, body: (err as Error).message };
-  }
-}
-
 async function served(domain: string, expected: string): Promise<void> {
   await waitFor(`"${expected}" served for ${domain}`, async () => {
-    return (await throughCaddy(domain)).body.includes(expected);
+    return (await panel!.throughCaddy(domain)).body.includes(expected);
   }, 30_000);
 }
 
 async function commandEnds(id: string): Promise<CommandView> {
   let command: CommandView | undefined;
   await waitFor(`command ${id} to end`, async () => {
-    const res = await call("GET", `/hosts/${hostIdOf}/commands/${id}`);
+    const res = await call("GET", `/hosts/${panel!.localHostId}/commands/${id}`);
     command = (await expectJson<{ command: CommandView }>(res, 200)).command;
     return !["queued", "sent", "running"].includes(command.state);
   }, 60_000);
   return command!;
 }
 
-let hostIdOf = "";
-
 testWithTools(
   ["caddy", "php"],
   "a site goes from the JSON API through the embedded agent to Caddy and php-cli, and back out",
   async () => {
-    httpPort = freePort();
-    api = await startServerProcess([process.execPath, ENTRY], {
-      ...sharedSecrets(),
-      CADDIS_DATA_DIR: dataDir,
-      CADDIS_PORT: "0",
-      CADDIS_EMBEDDED_AGENT: "on",
-      CADDIS_AGENT_HTTP_PORT: String(httpPort),
-      CADDIS_RATE_LIMITS: "api=off;agent=off;auth=off",
-    }, 60_000);
-    token = await setupThroughLink(api);
-
-    // The embedded agent enrols the local host and says where it serves sites.
-    let local: HostView | undefined;
-    await waitFor("the local host online with its web facts", async () => {
-      const { hosts } = await expectJson<{ hosts: HostView[] }>(await call("GET", "/hosts"), 200);
-      local = hosts.find((host) => host.name === "local");
-      return local?.status === "online";
-    }, 60_000);
-    hostIdOf = local!.id;
+    panel = await startEmbeddedPanel();
+    const { dataDir, httpPort } = panel;
+    const hostIdOf = panel.localHostId;
 
     const created = await expectJson<{ site: SiteView }>(
       await call("POST", "/sites", {
@@ -167,7 +114,7 @@ testWithTools(
     await expectJson(await call("PATCH", `/sites/${id}`, { enabled: false }), 200);
     await waitFor("the site stopped", async () => (await site(id)).status === "stopped", 30_000);
     await waitFor("the site no longer served", async () => {
-      return !(await throughCaddy("shop.e2e.example")).body.includes("welcome");
+      return !(await panel!.throughCaddy("shop.e2e.example")).body.includes("welcome");
     }, 30_000);
     expect((await stat(join(running.docrootPath!, "index.php"))).isFile()).toBe(true);
 
@@ -182,6 +129,6 @@ testWithTools(
     const trash = await readdir(join(dataDir, "agent", "trash"));
     expect(trash.some((entry) => entry.startsWith(id))).toBe(true);
     await expect(stat(running.docrootPath!)).rejects.toThrow();
-    expect((await throughCaddy("shop.e2e.example")).body).not.toContain("welcome");
+    expect((await panel.throughCaddy("shop.e2e.example")).body).not.toContain("welcome");
   },
 );

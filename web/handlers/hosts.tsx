@@ -3,7 +3,6 @@ import { type Context, Hono } from "hono";
 import { can } from "../../api/auth/grants.ts";
 import { accessOf } from "../../api/auth/route-access.ts";
 import type { AppDeps, AppEnv } from "../../api/deps.ts";
-import { AppError } from "../../api/errors.ts";
 import { auditContextOf } from "../../api/request-context.ts";
 import { listHostCommands } from "../../api/services/agent-commands.ts";
 import { createHost, type Enrolment, reissueEnrolment } from "../../api/services/host-enrolment.ts";
@@ -15,7 +14,7 @@ import type { FlashMessage } from "../components.tsx";
 import { parseForm, readForm } from "../forms.ts";
 import { pagePermission, redirectAfterPost } from "../page-auth.tsx";
 import { pageUserOf } from "../page-user.ts";
-import { MessagePage } from "../pages/message.tsx";
+import { type NotFound, orNotFoundPage } from "./not-found.tsx";
 import { HostPage, RevokeHostPage } from "./hosts-detail.tsx";
 import { EnrolmentPage, HostsPage, NewHostPage } from "./hosts-list.tsx";
 import { USAGE_HOURS } from "./hosts-usage.tsx";
@@ -32,28 +31,14 @@ const RECENT_COMMANDS = 50;
 
 const HOUR_MS = 60 * 60 * 1000;
 
-function hostNotFoundPage(c: Context<AppEnv>) {
-  return c.html(
-    <MessagePage
-      title="Host not found"
-      message="There is no such host in this organisation, or it was revoked."
-      link={{ href: "/hosts", label: "Back to hosts" }}
-      user={pageUserOf(c)}
-    />,
-    404,
-  );
-}
+const NOT_FOUND: NotFound = {
+  title: "Host not found",
+  message: "There is no such host in this organisation, or it was revoked.",
+  back: { href: "/hosts", label: "Back to hosts" },
+};
 
-// A missing (or another tenant's, or revoked) host is a page; other refusals are not expected
-// past the page guard and go to the error handler.
-async function orNotFound(c: Context<AppEnv>, run: () => Promise<Response>) {
-  try {
-    return await run();
-  } catch (err) {
-    if (err instanceof AppError && err.code === "not_found") return hostNotFoundPage(c);
-    throw err;
-  }
-}
+const orNotFound = (c: Context<AppEnv>, run: () => Promise<Response>) =>
+  orNotFoundPage(c, NOT_FOUND, run);
 
 function enrolmentPage(c: Context<AppEnv>, created: { host: HostView; enrolment: Enrolment }) {
   // Every response is `no-store` (middleware.ts): the token is in this one response only.

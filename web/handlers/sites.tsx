@@ -3,7 +3,7 @@ import { type Context, Hono } from "hono";
 import { can } from "../../api/auth/grants.ts";
 import { accessOf } from "../../api/auth/route-access.ts";
 import type { AppDeps, AppEnv } from "../../api/deps.ts";
-import { AppError, type ErrorStatus } from "../../api/errors.ts";
+import type { ErrorStatus } from "../../api/errors.ts";
 import { auditContextOf } from "../../api/request-context.ts";
 import { listHosts } from "../../api/services/hosts.ts";
 import { DeleteSiteQuery, type UpdateSiteInput } from "../../api/services/site-inputs.ts";
@@ -20,6 +20,7 @@ import { fieldErrorsOf, parseForm, readForm } from "../forms.ts";
 import { pagePermission, redirectAfterPost } from "../page-auth.tsx";
 import { pageUserOf } from "../page-user.ts";
 import { MessagePage } from "../pages/message.tsx";
+import { type NotFound, orNotFoundPage } from "./not-found.tsx";
 import { noticeFlash, refusalOf } from "./roles.tsx";
 import { DeleteSitePage, SitePage, SiteStatusBlock } from "./sites-detail.tsx";
 import {
@@ -45,28 +46,14 @@ const NOTICES: Record<string, string> = {
   purged: "Site deleted. Its host deletes its files now.",
 };
 
-function siteNotFoundPage(c: Context<AppEnv>) {
-  return c.html(
-    <MessagePage
-      title="Site not found"
-      message="There is no such site in this organisation, or it was deleted."
-      link={{ href: "/sites", label: "Back to sites" }}
-      user={pageUserOf(c)}
-    />,
-    404,
-  );
-}
+const NOT_FOUND: NotFound = {
+  title: "Site not found",
+  message: "There is no such site in this organisation, or it was deleted.",
+  back: { href: "/sites", label: "Back to sites" },
+};
 
-// A missing (or another tenant's) site is a page; other refusals are not expected past the page
-// guard and go to the error handler.
-async function orNotFound(c: Context<AppEnv>, run: () => Promise<Response>) {
-  try {
-    return await run();
-  } catch (err) {
-    if (err instanceof AppError && err.code === "not_found") return siteNotFoundPage(c);
-    throw err;
-  }
-}
+const orNotFound = (c: Context<AppEnv>, run: () => Promise<Response>) =>
+  orNotFoundPage(c, NOT_FOUND, run);
 
 type SitePageExtras = Pick<Parameters<typeof SitePage>[0], "flash" | "edit" | "envError">;
 
