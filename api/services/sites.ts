@@ -40,8 +40,15 @@ async function viewOf(db: Parameters<typeof siteViews>[0], row: SiteRow): Promis
   return view;
 }
 
-/** The tenant's sites the caller may read (`sites.read`, tenant-wide or per site), by domain. */
-export async function listSites(deps: AppDeps, access: Access): Promise<SiteView[]> {
+/**
+ * The tenant's sites the caller may read (`sites.read`, tenant-wide or per site), by domain; only
+ * those on `hostId` when given.
+ */
+export async function listSites(
+  deps: AppDeps,
+  access: Access,
+  options: { hostId?: string } = {},
+): Promise<SiteView[]> {
   const { grants } = access;
   const readable = [...grants.bySite].filter(([, held]) => held.has("sites.read"))
     .map(([siteId]) => siteId);
@@ -52,6 +59,7 @@ export async function listSites(deps: AppDeps, access: Access): Promise<SiteView
     .where(and(
       eq(sites.tenantId, access.tenantId),
       tenantWide ? undefined : inArray(sites.id, readable),
+      options.hostId === undefined ? undefined : eq(sites.hostId, options.hostId),
     ))
     .orderBy(asc(sites.domain));
   return await siteViews(db, rows);

@@ -9,11 +9,13 @@ import {
 import type { CommandView } from "../../api/services/agent-commands.ts";
 import type { MetricPoint } from "../../api/services/host-metrics.ts";
 import type { HostView } from "../../api/services/host-view.ts";
+import type { SiteView } from "../../api/services/site-view.ts";
 import { Badge, Button, type FlashMessage, Table, Time } from "../components.tsx";
 import { Layout } from "../layout.tsx";
 import type { PageUser } from "../page-user.ts";
 import { LastSeen, ModeFlag, StatusBadge } from "./hosts-list.tsx";
 import { formatBytes, UsageSection } from "./hosts-usage.tsx";
+import { HostSitesSection } from "./sites-list.tsx";
 
 const hostPath = (host: { id: string }) => `/hosts/${encodeURIComponent(host.id)}`;
 
@@ -162,6 +164,8 @@ export function HostPage(props: {
   now: Date;
   canUpdate: boolean;
   canDelete: boolean;
+  /** The host's sites the user may read; undefined when they may read none. */
+  sites?: SiteView[];
   flash?: FlashMessage[];
 }) {
   const { host } = props;
@@ -206,6 +210,7 @@ export function HostPage(props: {
         <Inventory inventory={host.inventory} />
         <Sections sections={host.sections} />
       </section>
+      {props.sites && <HostSitesSection sites={props.sites} />}
       <UsageSection points={props.points} now={props.now} cpuCount={host.facts?.cpuCount ?? 1} />
       <section class="section" aria-labelledby="commands-heading">
         <h2 id="commands-heading">Commands</h2>

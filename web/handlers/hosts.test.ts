@@ -5,6 +5,7 @@ import { hostMetrics, hosts } from "../../db/schema.ts";
 import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
 import { addTestMember, addTestTenant, setupAcme } from "../../scripts/testing/members.ts";
 import { formPost, pageGet, pageText, panelSignIn } from "../../scripts/testing/panel.ts";
+import { insertTestSite } from "../../scripts/testing/sites.ts";
 
 let t: TestApp;
 let admin: string;
@@ -105,6 +106,19 @@ describe("adding a host", () => {
 });
 
 describe("the host page", () => {
+  test("lists the sites on this host, and no other host's", async () => {
+    const { id } = await addHost("with-sites");
+    const { id: otherId } = await addHost("other-sites");
+    const db = t.deps.database.db;
+    const [row] = await db.select({ tenantId: hosts.tenantId }).from(hosts).where(eq(hosts.id, id));
+    const here = await insertTestSite(db, row!.tenantId, { hostId: id, domain: "here.example" });
+    await insertTestSite(db, row!.tenantId, { hostId: otherId, domain: "there.example" });
+    const html = await page(viewer, `/hosts/${id}`);
+    expect(html).toContain(`<a href="/sites/${here.siteId}">here.example</a>`);
+    expect(html).not.toContain("there.example");
+    expect(await page(viewer, `/hosts/${otherId}`)).toContain("there.example");
+  });
+
   test("lists the host with its status, mode, drift, facts, tools and usage", async () => {
     const { id } = await addHost("web-2");
     const now = t.deps.now();

@@ -10,6 +10,7 @@ import { CreateHostInput } from "../../api/services/host-inputs.ts";
 import { metricSeries } from "../../api/services/host-metrics.ts";
 import type { HostView } from "../../api/services/host-view.ts";
 import { diagnoseHost, getHost, listHosts, revokeHost } from "../../api/services/hosts.ts";
+import { listSites } from "../../api/services/sites.ts";
 import type { FlashMessage } from "../components.tsx";
 import { parseForm, readForm } from "../forms.ts";
 import { pagePermission, redirectAfterPost } from "../page-auth.tsx";
@@ -91,6 +92,9 @@ export function hostsPages(deps: AppDeps): Hono<AppEnv> {
       const since = new Date(now.getTime() - USAGE_HOURS * HOUR_MS);
       const points = await metricSeries(db, host.id, since);
       const commands = await listHostCommands(db, host.id, { limit: RECENT_COMMANDS });
+      const readsSites = can(access.grants, "sites.read") ||
+        [...access.grants.bySite.values()].some((held) => held.has("sites.read"));
+      const sites = readsSites ? await listSites(deps, access, { hostId: host.id }) : undefined;
       const flash: FlashMessage[] = noticeFlash(c, NOTICES);
       return c.html(
         <HostPage
@@ -101,6 +105,7 @@ export function hostsPages(deps: AppDeps): Hono<AppEnv> {
           now={now}
           canUpdate={can(access.grants, "hosts.update")}
           canDelete={can(access.grants, "hosts.delete")}
+          sites={sites}
           flash={flash}
         />,
       );

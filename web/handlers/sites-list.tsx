@@ -44,6 +44,50 @@ function Aliases(props: { aliases: string[] }) {
   return <>{props.aliases.join(", ")}</>;
 }
 
+/** A table of sites; the host's own page leaves out the host column. */
+export function SitesTable(
+  props: { sites: SiteView[]; caption: string; empty: string; withHost: boolean },
+) {
+  const host = (site: SiteView) => (props.withHost ? [site.hostName] : []);
+  return (
+    <Table
+      caption={props.caption}
+      headers={[
+        "Domain",
+        "Aliases",
+        ...(props.withHost ? ["Host"] : []),
+        "Runtime",
+        "Status",
+        "HTTP port",
+      ]}
+      rows={props.sites.map((site) => [
+        <a href={sitePath(site)}>{site.domain}</a>,
+        <Aliases aliases={site.aliases} />,
+        ...host(site),
+        site.runtime,
+        <SiteStatusBadge status={site.status} />,
+        <HttpPort site={site} />,
+      ])}
+      empty={props.empty}
+    />
+  );
+}
+
+/** The sites on one host, on the host's page. */
+export function HostSitesSection(props: { sites: SiteView[] }) {
+  return (
+    <section class="section" aria-labelledby="sites-heading">
+      <h2 id="sites-heading">Sites</h2>
+      <SitesTable
+        sites={props.sites}
+        caption="Sites on this host"
+        empty="No sites on this host yet."
+        withHost={false}
+      />
+    </section>
+  );
+}
+
 /** `/sites`: the sites the user may see in this organisation. */
 export function SitesPage(props: {
   user: PageUser | undefined;
@@ -57,18 +101,11 @@ export function SitesPage(props: {
         <h1>Sites</h1>
         {props.canCreate && <a href="/sites/new">New site</a>}
       </div>
-      <Table
+      <SitesTable
+        sites={props.sites}
         caption="Sites of this organisation"
-        headers={["Domain", "Aliases", "Host", "Runtime", "Status", "HTTP port"]}
-        rows={props.sites.map((site) => [
-          <a href={sitePath(site)}>{site.domain}</a>,
-          <Aliases aliases={site.aliases} />,
-          site.hostName,
-          site.runtime,
-          <SiteStatusBadge status={site.status} />,
-          <HttpPort site={site} />,
-        ])}
         empty="No sites yet."
+        withHost
       />
     </Layout>
   );
