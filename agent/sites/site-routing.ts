@@ -64,6 +64,9 @@ export function createSiteRouting(options: SiteRoutingOptions): SiteRouting {
   let sites: ReadonlyMap<string, DesiredSite> = new Map();
   let panel: DesiredState["panel"] | null = null;
   let caddy: { process: CaddyProcess; applier: CaddyApplier } | null = null;
+  // Set by `stop`: a start still under way (the tool inventory is slow) must not start a Caddy
+  // that nobody would stop afterwards.
+  let stopping = false;
   let error: string | null = null;
   // The routes of the last config Caddy loaded.
   let loaded: string | null = null;
@@ -92,6 +95,7 @@ export function createSiteRouting(options: SiteRoutingOptions): SiteRouting {
 
   return {
     async ensureCaddy(inventory) {
+      if (stopping) return error = "Caddy is not started: the agent is stopping";
       const caddyPath = inventory.caddy.path;
       if (!inventory.caddy.present || !caddyPath) {
         return error =
@@ -158,6 +162,7 @@ export function createSiteRouting(options: SiteRoutingOptions): SiteRouting {
     },
     lastError: () => error,
     async stop() {
+      stopping = true;
       await caddy?.applier.idle();
       await caddy?.process.stop();
     },

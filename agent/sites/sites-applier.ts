@@ -100,6 +100,8 @@ export function createSites(options: SitesOptions): Sites {
   const binaries: RuntimeBinaries = {};
   let desired = new Map<string, DesiredSite>();
   let panel: DesiredState["panel"] | null = null;
+  // Once stopping, nothing starts again: an apply queued behind `stop` would leave workers behind.
+  let stopping = false;
   // Why a site could not be started by the last apply, or could not be restarted since.
   const problems = new Map<string, SiteProblem>();
   // Applies and removals never overlap, so a site being removed is not prepared again meanwhile.
@@ -168,6 +170,7 @@ export function createSites(options: SitesOptions): Sites {
   }
 
   async function apply(state: DesiredState): Promise<SectionReport> {
+    if (stopping) return { ok: false, drift: [], error: "the agent is stopping" };
     desired = new Map(state.sites.map((site) => [site.id, site]));
     panel = state.panel ?? null;
     problems.clear();
@@ -241,6 +244,7 @@ export function createSites(options: SitesOptions): Sites {
         return result;
       }),
     async stop() {
+      stopping = true;
       await serial.run(async () => {
         await workers.stopAll();
         await routing.stop();
