@@ -21,6 +21,7 @@ import { createSerial } from "../workers/serial.ts";
 import { createSiteWorkers } from "../workers/site-workers.ts";
 import type { SupervisorPolicy } from "../workers/supervisor-policy.ts";
 import { availableRuntimes, type RuntimeBinaries } from "../workers/worker-command.ts";
+import { stopLeftoverWorkers } from "../workers/worker-pids.ts";
 import { caddyPlaces } from "./caddy-process.ts";
 import {
   preparePlaces,
@@ -106,6 +107,13 @@ export function createSites(options: SitesOptions): Sites {
   const problems = new Map<string, SiteProblem>();
   // Applies and removals never overlap, so a site being removed is not prepared again meanwhile.
   const serial = createSerial();
+  // Workers a previous agent left running (it died hard) are stopped before any starts here.
+  const pidDir = join(options.stateDir, "run", "workers");
+  let leftovers: Promise<void> | null = null;
+  const stopLeftovers = () =>
+    leftovers ??= stopLeftoverWorkers(pidDir).then((pids) => {
+      if (pids.length > 0) options.log.warn("stopped workers a previous agent left", { pids });
+    });
   const routing = createSiteRouting({
     mode,
     httpPort: options.httpPort,
@@ -121,6 +129,7 @@ export function createSites(options: SitesOptions): Sites {
       releaseDir: (site) => siteLayout(places.sitesDir, site).current,
       tmpDir: (site) => siteLayout(places.sitesDir, site).tmp,
       asSiteUser: system,
+      pidDir,
     }),
     switchUpstream: routing.switchUpstream,
     releaseUpstream: routing.releaseUpstream,
@@ -171,6 +180,7 @@ export function createSites(options: SitesOptions): Sites {
 
   async function apply(state: DesiredState): Promise<SectionReport> {
     if (stopping) return { ok: false, drift: [], error: "the agent is stopping" };
+    await stopLeftovers();
     desired = new Map(state.sites.map((site) => [site.id, site]));
     panel = state.panel ?? null;
     problems.clear();

@@ -5,6 +5,7 @@ import { type ProcessHandle, startProcess } from "../exec.ts";
 import { ensureOwnedDir } from "./owned-dir.ts";
 import { lookupUser, type SiteIdentity } from "./site-user.ts";
 import { type RuntimeBinaries, workerArgv, workerEnv } from "./worker-command.ts";
+import { forgetWorker, recordWorker } from "./worker-pids.ts";
 
 /** Where workers run and as whom. */
 export interface LauncherOptions {
@@ -15,6 +16,8 @@ export interface LauncherOptions {
   tmpDir(site: DesiredSite): string;
   /** True when the agent is root: each worker then runs as its site's user, which must exist. */
   asSiteUser: boolean;
+  /** Where running workers' pids are noted, for the next agent to stop if this one dies hard. */
+  pidDir?: string;
   lookupUser?(name: string): Promise<SiteIdentity | null>;
 }
 
@@ -38,6 +41,18 @@ export function createWorkerLauncher(options: LauncherOptions): LaunchWorker {
     const tmpDir = options.tmpDir(site);
     await ensureOwnedDir(tmpDir, 0o700, identity);
     const env = workerEnv(site, { releaseDir, home: identity?.home ?? tmpDir, tmpDir });
-    return startProcess(argv, { cwd: releaseDir, env, uid: identity?.uid, gid: identity?.gid });
+    const handle = startProcess(argv, {
+      cwd: releaseDir,
+      env,
+      uid: identity?.uid,
+      gid: identity?.gid,
+    });
+    const { pidDir } = options;
+    if (pidDir !== undefined) {
+      const worker = { siteId: site.id, port, pid: handle.pid };
+      await recordWorker(pidDir, worker);
+      void handle.exited.then(() => forgetWorker(pidDir, worker));
+    }
+    return handle;
   };
 }
