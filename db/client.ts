@@ -47,7 +47,7 @@ export async function openDatabase(
       onnotice: () => {},
     });
     return {
-      db: drizzlePostgres({ client, schema }) as unknown as Db,
+      db: drizzlePostgres({ client: preparingEverything(client), schema }) as unknown as Db,
       kind: "server",
       location: displayUrl(target.url),
       migrate: () => migrateServer(target.url),
@@ -83,6 +83,38 @@ export async function openDatabase(
     },
     close: () => client.close(),
   };
+}
+
+type PostgresClient = ReturnType<typeof postgres>;
+
+/**
+ * Drizzle asks postgres-js to prepare only statements given a name, so PostgreSQL parses and
+ * plans every other one each time it runs; for the CTE statements on the agent command path that
+ * planning cost more CPU than running them. This makes every statement a prepared one, cached per
+ * connection by its text (the texts are fixed, apart from lists whose length varies), inside
+ * transactions too.
+ */
+function preparingEverything<T extends PostgresClient>(client: T): T {
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      if (property === "unsafe") {
+        return (query: string, params?: unknown[], options?: Record<string, unknown>) =>
+          target.unsafe(query, params as never, { ...options, prepare: true });
+      }
+      if (property === "begin" || property === "savepoint") {
+        const original = Reflect.get(target, property, receiver) as (...args: unknown[]) => unknown;
+        return (...args: unknown[]) => {
+          const run = args.pop() as (inner: PostgresClient) => unknown;
+          return original.call(
+            target,
+            ...args,
+            (inner: PostgresClient) => run(preparingEverything(inner)),
+          );
+        };
+      }
+      return Reflect.get(target, property, receiver);
+    },
+  });
 }
 
 /** The URL without credentials, safe to show and log. */
