@@ -15,6 +15,13 @@ export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 /** An open database: embedded PGlite or a PostgreSQL server, behind one interface. */
 export interface Database {
   db: Db;
+  /**
+   * For writes an agent sends again when they are lost (command acknowledgements and results,
+   * delivery marks, last-seen times, observed state): on a server they commit without waiting for
+   * the WAL to reach the disk (`synchronous_commit` off). A crash can undo the last few, never half
+   * of one, and the agent's reconnect brings them back from its journal. On PGlite it is `db`.
+   */
+  relaxedDb: Db;
   kind: "embedded" | "server";
   /** Where the data lives, for display: a directory, or the server URL without its password. */
   location: string;
@@ -40,14 +47,18 @@ export async function openDatabase(
   target: { url: string } | { dataDir: string } | { pglite: PGlite },
 ): Promise<Database> {
   if ("url" in target) {
-    const client = postgres(target.url, {
-      max: 10,
-      connect_timeout: 5,
-      idle_timeout: 60,
-      onnotice: () => {},
+    const options = { connect_timeout: 5, idle_timeout: 60, onnotice: () => {} };
+    const client = postgres(target.url, { ...options, max: 10 });
+    const relaxed = postgres(target.url, {
+      ...options,
+      max: 4,
+      connection: { synchronous_commit: "off" },
     });
+    const drizzleOf = (pool: PostgresClient) =>
+      drizzlePostgres({ client: preparingEverything(pool), schema }) as unknown as Db;
     return {
-      db: drizzlePostgres({ client: preparingEverything(client), schema }) as unknown as Db,
+      db: drizzleOf(client),
+      relaxedDb: drizzleOf(relaxed),
       kind: "server",
       location: displayUrl(target.url),
       migrate: () => migrateServer(target.url),
@@ -65,13 +76,18 @@ export async function openDatabase(
           await unlisten();
         };
       },
-      close: () => client.end({ timeout: 5 }),
+      async close() {
+        await Promise.all([client.end({ timeout: 5 }), relaxed.end({ timeout: 5 })]);
+      },
     };
   }
   const client = "pglite" in target ? target.pglite : new PGlite(target.dataDir);
   await client.waitReady;
+  const db = drizzlePglite({ client, schema }) as unknown as Db;
   return {
-    db: drizzlePglite({ client, schema }) as unknown as Db,
+    db,
+    // One process writes the embedded database: there is no second connection to relax.
+    relaxedDb: db,
     kind: "embedded",
     location: "dataDir" in target ? target.dataDir : "memory",
     migrate: () => migrateEmbedded(client),
@@ -89,8 +105,8 @@ type PostgresClient = ReturnType<typeof postgres>;
 
 /**
  * Drizzle asks postgres-js to prepare only statements given a name, so PostgreSQL parses and
- * plans every other one each time it runs; for the CTE statements on the agent command path that
- * planning cost more CPU than running them. This makes every statement a prepared one, cached per
+ * plans every other one each time it runs; on the agent command path, with its CTE statements,
+ * that was a quarter of the database's CPU. This makes every statement a prepared one, cached per
  * connection by its text (the texts are fixed, apart from lists whose length varies), inside
  * transactions too.
  */

@@ -136,7 +136,7 @@ export function createAgentHub(getDeps: () => AppDeps, options: AgentHubOptions 
     if (ids.length === 0) return flushing;
     const deps = getDeps();
     // Chained, so a slow write is never overtaken by the next one.
-    flushing = flushing.then(() => touchLastSeen(deps.database.db, ids, deps.now())).catch(
+    flushing = flushing.then(() => touchLastSeen(deps.database.relaxedDb, ids, deps.now())).catch(
       (err) =>
         deps.log.error({ err, hosts: ids.length }, "agent hub: could not write last_seen_at"),
     );

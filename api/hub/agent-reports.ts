@@ -27,7 +27,8 @@ export async function handleReport(
   outbox: HostOutbox,
   frame: ReportFrame,
 ): Promise<void> {
-  const db = deps.database.db;
+  // What the agent would send again after a crash is written without waiting for the disk.
+  const db = deps.database.relaxedDb;
   switch (frame.type) {
     case "observed_state":
       await recordObservedState(db, host.id, frame.observed);

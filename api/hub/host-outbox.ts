@@ -54,7 +54,8 @@ export function createHostOutbox(
   const sendCommands = async () => {
     commandPasses++;
     const now = deps.now();
-    const db = deps.database.db;
+    // A delivery mark lost in a crash is made again when the agent reconnects.
+    const db = deps.database.relaxedDb;
     const { commands, heldUntil } = await takeCommandsForDelivery(db, hostId, now, sentHere);
     clearTimeout(wake);
     if (heldUntil && !stopped) {

@@ -113,7 +113,10 @@ export async function recordCommandResult(
     ? checkDiagnose(isPlainObject(frame.result) ? frame.result : null)
     : undefined;
   if (frame.outcome === "succeeded") {
-    const ended = await deps.database.db.execute(endStatement(host, frame, now, diagnose, true));
+    // Lost in a crash, a success comes back: the agent answers the re-delivered command from its
+    // journal. So it does not wait for the disk.
+    const relaxed = deps.database.relaxedDb;
+    const ended = await relaxed.execute(endStatement(host, frame, now, diagnose, true));
     const [row] = rowsOf<EndedRow>(ended);
     if (row) return { othersOpen: row.others_open };
     // Nothing recorded: the command is another host's, it had ended already, or it is a
