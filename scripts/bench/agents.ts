@@ -130,7 +130,14 @@ async function benchTrips(
         formatLatency(trips.toAgent)
       }; answer → stored ${formatLatency(trips.stored)}`,
     );
-    if (trips.bad > 0) result.problems.push(`${name} diagnose: ${trips.firstProblem}`);
+    if (trips.bad > 0) {
+      result.problems.push(`${name} diagnose: ${trips.firstProblem}`);
+      // The API's side of a failed request: its error lines (its log level is warn).
+      const errors = outputTail(api.server, 2_000).split("\n").filter((line) =>
+        line.includes('"level":"error"')
+      );
+      console.error(`  ${api.server.name} logged:\n${errors.slice(-5).join("\n")}`);
+    }
     result.trips.push({
       target: `${name} ${rate}/s (${how})`,
       latency: trips.roundTrip,
