@@ -1,6 +1,5 @@
 // Test-only: a host's sites in sandbox mode in a temp directory, served by a real Caddy on a free
 // loopback port, with Caddy loads counted. Nothing here runs in the agent itself.
-import { afterEach } from "bun:test";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { DesiredState } from "../protocol/desired-state.ts";
@@ -10,6 +9,7 @@ import { applyCaddyConfig } from "../caddy/caddy-config.ts";
 import { collectInventory } from "../inventory.ts";
 import { silentLog } from "../log.ts";
 import { tempDir, testEnvelope } from "../test-fixtures.ts";
+import { cleanupsAfterEach } from "../../scripts/testing/cleanups.ts";
 import { siteCommandHandlers } from "./site-commands.ts";
 import { siteLayout, type SitePlaces, sitePlaces } from "./site-paths.ts";
 import { createSites, readCaddyTemplate, type Sites } from "./sites-applier.ts";
@@ -160,19 +160,16 @@ export async function pidWithArgument(argument: string): Promise<number> {
  */
 export function testSitesPerTest(): {
   setUp: (...args: Parameters<typeof createTestSites>) => Promise<TestSites>;
-  onCleanup: (cleanup: () => Promise<unknown> | unknown) => void;
+  onCleanup: (undo: () => unknown) => void;
 } {
-  const cleanups: (() => Promise<unknown> | unknown)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const onCleanup = cleanupsAfterEach();
   return {
     async setUp(...args) {
       const host = await createTestSites(...args);
-      cleanups.push(host.remove);
+      onCleanup(host.remove);
       return host;
     },
-    onCleanup: (cleanup) => void cleanups.push(cleanup),
+    onCleanup,
   };
 }
 

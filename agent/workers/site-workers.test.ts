@@ -1,5 +1,6 @@
 // The host's site workers with real php-cli workers.
-import { afterEach, describe, expect, setDefaultTimeout } from "bun:test";
+import { describe, expect, setDefaultTimeout } from "bun:test";
+import { cleanupsAfterEach } from "../../scripts/testing/cleanups.ts";
 import { testWithTools } from "../../scripts/testing/tools.ts";
 import { waitFor } from "../../scripts/testing/wait.ts";
 import type { DesiredSite } from "../protocol/sites.ts";
@@ -10,14 +11,11 @@ import { createPhpSite, type PhpSite } from "./test-php-site.ts";
 
 setDefaultTimeout(60_000);
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const onCleanup = cleanupsAfterEach();
 
 async function phpSite(id: string, overrides: Partial<DesiredSite> = {}): Promise<PhpSite> {
   const php = await createPhpSite({ id, port: await freeLoopbackPort(), overrides });
-  cleanups.push(php.remove);
+  onCleanup(php.remove);
   return php;
 }
 
@@ -35,7 +33,7 @@ function manager(sites: PhpSite[]) {
     onStatus: (siteId, status) => statuses.push([siteId, status]),
     policy: { backoff: { baseMs: 20, capMs: 200 }, stopGraceMs: 2_000 },
   });
-  cleanups.push(() => workers.stopAll());
+  onCleanup(() => workers.stopAll());
   return { workers, switched, statuses };
 }
 
@@ -157,7 +155,7 @@ describe("createSiteWorkers", () => {
         onStatus: () => {},
         policy: { stopGraceMs: 2_000 },
       });
-      cleanups.push(() => spared.stopAll());
+      onCleanup(() => spared.stopAll());
       await spared.apply([php.site]);
       expect(await spared.restart("site_restart")).toBe(spare);
       expect(asked).toEqual([`site_restart:${php.site.port}`]);

@@ -1,5 +1,6 @@
 // The supervisor with real php-cli workers on loopback ports.
-import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { cleanupsAfterEach } from "../../scripts/testing/cleanups.ts";
 import { readFile } from "node:fs/promises";
 import { testWithTools } from "../../scripts/testing/tools.ts";
 import { waitFor } from "../../scripts/testing/wait.ts";
@@ -19,10 +20,7 @@ setDefaultTimeout(60_000);
 
 const FAST = { backoff: { baseMs: 20, capMs: 200 }, startTimeoutMs: 10_000, stopGraceMs: 2_000 };
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const onCleanup = cleanupsAfterEach();
 
 async function supervised(
   php: PhpSite,
@@ -40,7 +38,7 @@ async function supervised(
     policy: FAST,
     ...overrides,
   });
-  cleanups.push(async () => {
+  onCleanup(async () => {
     await supervisor.stop();
     await php.remove();
   });

@@ -1,7 +1,8 @@
 // Enrolment end to end with the real pieces: a tenant admin adds a host over the JSON API, the
 // real agent enrols with the one-time token (in-process and through its CLI), connects, reports,
 // runs host.diagnose, and is cut off for good when the host is revoked.
-import { afterAll, afterEach, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { cleanupsAfterEach } from "../testing/cleanups.ts";
 import { and, eq } from "drizzle-orm";
 import os from "node:os";
 import { join } from "node:path";
@@ -32,7 +33,7 @@ const IS_ROOT = process.getuid?.() === 0;
 
 let server: AgentServer;
 let admin: string;
-const cleanups: (() => Promise<void>)[] = [];
+const onCleanup = cleanupsAfterEach();
 
 beforeAll(async () => {
   server = await startChannelServer();
@@ -42,9 +43,6 @@ beforeAll(async () => {
     tenantId: acme,
     roleIds: ["role_admin"],
   })).accessToken;
-});
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 afterAll(() => server.close());
 
@@ -71,7 +69,7 @@ async function waitHost(id: string, what: string, check: (host: HostView) => boo
 
 async function agentDir(): Promise<string> {
   const { dir, remove } = await tempDir("enrol");
-  cleanups.push(remove);
+  onCleanup(remove);
   return join(dir, "agent");
 }
 
@@ -82,7 +80,7 @@ async function runAgent(dir: string): Promise<AgentHandle> {
     log: silentLog,
     timing: AGENT_TIMING,
   });
-  cleanups.push(() => agent.stop());
+  onCleanup(() => agent.stop());
   return agent;
 }
 
@@ -224,7 +222,7 @@ test("the CLI refuses --token, enrols from CADDIS_ENROL_TOKEN, runs, and stops o
 
   const proc = spawnCli(["run"], env);
   const output = new Response(proc.stderr).text();
-  cleanups.push(async () => {
+  onCleanup(async () => {
     proc.kill("SIGKILL");
     await proc.exited;
   });

@@ -1,7 +1,8 @@
 // Faults between the real agent and the real API: an agent killed -9 mid-command, and lost
 // acknowledgements and results. Each command must end exactly once and never run twice, checked
 // against the API's row, the agent's journal and the handler's own execution log.
-import { afterAll, afterEach, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { cleanupsAfterEach } from "../testing/cleanups.ts";
 import { and, eq } from "drizzle-orm";
 import type { AgentEventDetail, AgentHandle } from "../../agent/agent.ts";
 import { INTERRUPTED_ERROR } from "../../agent/dispatch.ts";
@@ -29,14 +30,11 @@ setDefaultTimeout(30_000);
 
 let server: AgentServer;
 let tenantId: string;
-const cleanups: (() => Promise<unknown>)[] = [];
+const onCleanup = cleanupsAfterEach();
 
 beforeAll(async () => {
   server = await startChannelServer();
   tenantId = await addTestTenant(server.testApp, "Acme");
-});
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 afterAll(() => server.close());
 
@@ -44,13 +42,13 @@ const hub = () => server.testApp.deps.agentHub;
 
 async function enrol(name: string): Promise<EnrolledAgent> {
   const enrolled = await enrolTestAgent(server, tenantId, name);
-  cleanups.push(enrolled.remove);
+  onCleanup(enrolled.remove);
   return enrolled;
 }
 
 async function run(dir: string, options: Parameters<typeof runTestAgent>[1] = {}) {
   const agent = await runTestAgent(dir, options);
-  cleanups.push(() => agent.stop());
+  onCleanup(() => agent.stop());
   await waitOnline(server, agent);
   return agent;
 }
@@ -61,7 +59,7 @@ async function runsOf(dir: string, id: string): Promise<number> {
 
 function spawnAgentProcess(dir: string) {
   const proc = spawnTestAgent(dir);
-  cleanups.push(async () => {
+  onCleanup(async () => {
     proc.kill("SIGKILL");
     await proc.exited;
   });
@@ -151,7 +149,7 @@ test("a lost ack and result: after the agent restarts it answers from its journa
 
   await first.stop();
   const second = await runTestAgent(dir);
-  cleanups.push(() => second.stop());
+  onCleanup(() => second.stop());
   const seenSecond = finishes(second);
   const done = await waitCommandState(server, host, cmd!.id, "succeeded");
   expect(done).toMatchObject({ deliveries: 2, result: { recorded: cmd!.id } });

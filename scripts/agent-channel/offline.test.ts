@@ -1,7 +1,8 @@
 // Commands that wait: queued while the agent is away, while the API itself is down and restarted
 // on the same database, or until their not-before time. All are delivered when they can be, in
 // order per site; one that expired meanwhile ends `expired` and never runs.
-import { afterAll, afterEach, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { cleanupsAfterEach } from "../testing/cleanups.ts";
 import type { AgentHandle } from "../../agent/agent.ts";
 import { type CommandView, enqueueCommand } from "../../api/services/agent-commands.ts";
 import type { AgentServer } from "../testing/agent-server.ts";
@@ -30,15 +31,12 @@ const signingKey = randomAgentSigningKey();
 let database: TestDatabase;
 let server: AgentServer;
 let tenantId: string;
-const cleanups: (() => Promise<unknown>)[] = [];
+const onCleanup = cleanupsAfterEach();
 
 beforeAll(async () => {
   database = await openTestDatabase();
   server = await startChannelServer({ database, signingKey });
   tenantId = await addTestTenant(server.testApp, "Acme");
-});
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 afterAll(async () => {
   await server.close();
@@ -66,7 +64,7 @@ async function expectRanInOrder(dir: string, commands: CommandView[]) {
 
 test("commands queued while the agent is offline run when it returns; an expired one never", async () => {
   const { host, dir, remove } = await enrolTestAgent(server, tenantId, "away");
-  cleanups.push(remove);
+  onCleanup(remove);
   const [doomed] = await issueCommands(server, host, [
     { kind: "test.record", siteId: "site_a", ttlMs: 200 },
   ]);
@@ -79,7 +77,7 @@ test("commands queued while the agent is offline run when it returns; an expired
   await waitFor("the first command's expiry", () => Date.now() > Date.parse(doomed!.expiresAt));
 
   const agent = await runTestAgent(dir);
-  cleanups.push(() => agent.stop());
+  onCleanup(() => agent.stop());
   for (const cmd of waiting) await waitCommandState(server, host, cmd.id, "succeeded");
   const expired = await commandNow(server, host, doomed!.id);
   expect(expired).toMatchObject({ state: "expired", deliveries: 0, startedAt: null });
@@ -90,9 +88,9 @@ test("commands queued while the agent is offline run when it returns; an expired
 
 test("a command that may not run yet goes out when its time comes, with nothing else happening", async () => {
   const { host, dir, remove } = await enrolTestAgent(server, tenantId, "scheduled");
-  cleanups.push(remove);
+  onCleanup(remove);
   const agent = await runTestAgent(dir);
-  cleanups.push(() => agent.stop());
+  onCleanup(() => agent.stop());
   await waitOnline(server, agent);
   const deps = server.testApp.deps;
   const notBefore = new Date(deps.now().getTime() + 300);
@@ -111,14 +109,14 @@ test("a command that may not run yet goes out when its time comes, with nothing 
 
 test("an API restarted on the same database delivers what was queued and re-sends what ran", async () => {
   const relay = await startApiRelay(portOf(server));
-  cleanups.push(() => relay.close());
+  onCleanup(() => relay.close());
   const { host, dir, remove } = await enrolTestAgent(server, tenantId, "restart", relay.url);
-  cleanups.push(remove);
+  onCleanup(remove);
   const gate = createGate();
   const agent: AgentHandle = await runTestAgent(dir, {
     handlers: testHandlers(dir, { hold: () => gate.wait() }),
   });
-  cleanups.push(() => agent.stop());
+  onCleanup(() => agent.stop());
   await waitOnline(server, agent);
   const [held] = await issueCommands(server, host, [{ kind: "test.record", siteId: "site_a" }]);
   await waitCommandState(server, host, held!.id, "running");
