@@ -36,6 +36,44 @@ export function Table(props: {
 }
 
 /** A labelled input with an optional hint and error text tied to it for screen readers. */
+/** What a control inside a Field must carry, so its label, hint and error are tied to it. */
+export interface FieldControlAttrs {
+  id: string;
+  "aria-describedby"?: string;
+  "aria-invalid"?: "true";
+}
+
+/**
+ * A labelled form control with its hint and error, tied to it for screen readers; `control`
+ * draws the input, select or textarea with the attributes given.
+ */
+export function Field(props: {
+  name: string;
+  label: string;
+  /** Defaults to `field-<name>`; set it when two forms on one page share a field name. */
+  id?: string;
+  hint?: string;
+  error?: string;
+  control: (attrs: FieldControlAttrs) => Child;
+}) {
+  const id = props.id ?? `field-${props.name}`;
+  const hintId = props.hint ? `${id}-hint` : undefined;
+  const errorId = props.error ? `${id}-error` : undefined;
+  const describedBy = [hintId, errorId].filter(Boolean).join(" ") || undefined;
+  return (
+    <div class={props.error ? "field field-invalid" : "field"}>
+      <label for={id}>{props.label}</label>
+      {props.control({
+        id,
+        "aria-describedby": describedBy,
+        "aria-invalid": props.error ? "true" : undefined,
+      })}
+      {props.hint && <p id={hintId} class="field-hint">{props.hint}</p>}
+      {props.error && <p id={errorId} class="field-error">{props.error}</p>}
+    </div>
+  );
+}
+
 export function FormField(props: {
   label: string;
   name: string;
@@ -52,29 +90,29 @@ export function FormField(props: {
   autofocus?: boolean;
   maxlength?: number;
 }) {
-  const id = props.id ?? `field-${props.name}`;
-  const hintId = props.hint ? `${id}-hint` : undefined;
-  const errorId = props.error ? `${id}-error` : undefined;
-  const describedBy = [hintId, errorId].filter(Boolean).join(" ") || undefined;
   return (
-    <div class={props.error ? "field field-invalid" : "field"}>
-      <label for={id}>{props.label}</label>
-      <input
-        id={id}
-        name={props.name}
-        type={props.type ?? "text"}
-        value={props.value}
-        required={props.required}
-        autocomplete={props.autocomplete}
-        inputmode={props.inputmode}
-        autofocus={props.autofocus}
-        maxlength={props.maxlength}
-        aria-invalid={props.error ? "true" : undefined}
-        aria-describedby={describedBy}
-      />
-      {props.hint && <p id={hintId} class="field-hint">{props.hint}</p>}
-      {props.error && <p id={errorId} class="field-error">{props.error}</p>}
-    </div>
+    <Field
+      name={props.name}
+      label={props.label}
+      id={props.id}
+      hint={props.hint}
+      error={props.error}
+      control={(attrs) => (
+        <input
+          id={attrs.id}
+          name={props.name}
+          type={props.type ?? "text"}
+          value={props.value}
+          required={props.required}
+          autocomplete={props.autocomplete}
+          inputmode={props.inputmode}
+          autofocus={props.autofocus}
+          maxlength={props.maxlength}
+          aria-invalid={attrs["aria-invalid"]}
+          aria-describedby={attrs["aria-describedby"]}
+        />
+      )}
+    />
   );
 }
 

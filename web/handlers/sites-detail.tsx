@@ -1,9 +1,16 @@
 /** @jsxImportSource hono/jsx */
 import type { SiteView } from "../../api/services/site-view.ts";
-import { Button, type FieldProblems, type FlashMessage, Table, Time } from "../components.tsx";
+import {
+  Button,
+  Field,
+  type FieldProblems,
+  type FlashMessage,
+  Table,
+  Time,
+} from "../components.tsx";
 import { Layout } from "../layout.tsx";
 import type { PageUser } from "../page-user.ts";
-import { Field, SiteFields, type SiteFormValues } from "./sites-form.tsx";
+import { SiteFields, type SiteFormValues } from "./sites-form.tsx";
 import { HttpPort, sitePath, SiteStatusBadge } from "./sites-list.tsx";
 
 // How often a pending site's status is asked for again: cheap (one row), and a worker usually

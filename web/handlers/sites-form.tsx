@@ -1,9 +1,8 @@
 /** @jsxImportSource hono/jsx */
-import type { Child } from "hono/jsx";
 import { z } from "zod";
 import { SITE_RUNTIMES } from "../../agent/protocol/sites.ts";
 import { CreateSiteInput, UpdateSiteInput } from "../../api/services/site-inputs.ts";
-import { type FieldProblems, FormField, problemOf } from "../components.tsx";
+import { Field, type FieldProblems, FormField, problemOf } from "../components.tsx";
 import type { FieldErrors } from "../forms.ts";
 
 /** The text fields of the create and edit forms, as typed, to fill a form back in. */
@@ -95,35 +94,6 @@ export function parseEnvLines(text: string): EnvResult {
   const parsed = UpdateSiteInput.safeParse({ env: Object.fromEntries(pairs) });
   if (parsed.success) return { ok: true, env: parsed.data.env ?? {} };
   return { ok: false, problem: parsed.error.issues[0]?.message ?? "is not valid" };
-}
-
-/**
- * FormField's markup around a control it does not offer (a select, a textarea): the label, hint
- * and error tied to the control the same way.
- */
-export function Field(props: {
-  name: string;
-  label: string;
-  hint?: string;
-  error?: string;
-  control: (attrs: { id: string; "aria-describedby"?: string; "aria-invalid"?: "true" }) => Child;
-}) {
-  const id = `field-${props.name}`;
-  const hintId = props.hint ? `${id}-hint` : undefined;
-  const errorId = props.error ? `${id}-error` : undefined;
-  const describedBy = [hintId, errorId].filter(Boolean).join(" ") || undefined;
-  return (
-    <div class={props.error ? "field field-invalid" : "field"}>
-      <label for={id}>{props.label}</label>
-      {props.control({
-        id,
-        "aria-describedby": describedBy,
-        "aria-invalid": props.error ? "true" : undefined,
-      })}
-      {props.hint && <p id={hintId} class="field-hint">{props.hint}</p>}
-      {props.error && <p id={errorId} class="field-error">{props.error}</p>}
-    </div>
-  );
 }
 
 /**

@@ -5,6 +5,7 @@ import type { SiteView } from "../../api/services/site-view.ts";
 import {
   Badge,
   Button,
+  Field,
   type FieldProblems,
   type FlashMessage,
   FormField,
@@ -13,7 +14,7 @@ import {
 } from "../components.tsx";
 import { Layout } from "../layout.tsx";
 import type { PageUser } from "../page-user.ts";
-import { Field, SiteFields, type SiteFormValues } from "./sites-form.tsx";
+import { SiteFields, type SiteFormValues } from "./sites-form.tsx";
 
 /** The page of one site. */
 export const sitePath = (site: { id: string }) => `/sites/${encodeURIComponent(site.id)}`;

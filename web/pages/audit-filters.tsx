@@ -1,35 +1,10 @@
 /** @jsxImportSource hono/jsx */
-import type { Child } from "hono/jsx";
 import type { AuditFilterForm, AuditFilterName } from "../handlers/audit-query.tsx";
-import { Button, type FieldProblems, FormField, problemOf } from "../components.tsx";
+import { Button, Field, type FieldProblems, FormField, problemOf } from "../components.tsx";
 
 const OUTCOMES = ["success", "failure", "denied"] as const;
 
-/**
- * FormField's markup for controls it does not offer (a select, a datetime-local input): the
- * label, hint and error tied to the control the same way.
- */
-function Field(props: {
-  name: AuditFilterName;
-  label: string;
-  hint?: string;
-  error?: string;
-  control: (attrs: { id: string; "aria-describedby"?: string }) => Child;
-}) {
-  const id = `field-${props.name}`;
-  const hintId = props.hint ? `${id}-hint` : undefined;
-  const errorId = props.error ? `${id}-error` : undefined;
-  const describedBy = [hintId, errorId].filter(Boolean).join(" ") || undefined;
-  return (
-    <div class={props.error ? "field field-invalid" : "field"}>
-      <label for={id}>{props.label}</label>
-      {props.control({ id, "aria-describedby": describedBy })}
-      {props.hint && <p id={hintId} class="field-hint">{props.hint}</p>}
-      {props.error && <p id={errorId} class="field-error">{props.error}</p>}
-    </div>
-  );
-}
-
+/** A date and time to filter from or to, down to the second. */
 function TimeField(props: {
   name: "from" | "to";
   label: string;
