@@ -12,7 +12,8 @@ import { createTestSigner, tempDir, testEnvelope, writeTestState } from "./test-
 import { AGENT_VERSION } from "./version.ts";
 import { testWithTools } from "../scripts/testing/tools.ts";
 import { waitFor } from "../scripts/testing/wait.ts";
-import { FAST_POLICY, freePort, phpSite } from "./sites/test-sites.ts";
+import { FAST_POLICY, phpSite } from "./sites/test-sites.ts";
+import { freePort } from "../scripts/testing/ports.ts";
 
 const FAST = {
   heartbeatMs: 100,

@@ -12,6 +12,7 @@ import {
 import { type CaddyRenderInput, type CaddySite, renderCaddyfile } from "./render-caddyfile.ts";
 import { writeFileAtomic } from "../atomic-write.ts";
 import { tempDir } from "../test-fixtures.ts";
+import { freePort } from "../../scripts/testing/ports.ts";
 import { testWithTools } from "../../scripts/testing/tools.ts";
 import { waitFor } from "../../scripts/testing/wait.ts";
 
@@ -36,14 +37,6 @@ afterEach(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
   await remove();
 });
-
-/** A port free on 127.0.0.1 a moment ago. */
-function freePort(): number {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
-}
 
 /** A stand-in worker on 127.0.0.1 that says who it is, with headers a PHP worker would send. */
 function startWorker(name: string): number {

@@ -12,7 +12,7 @@ import { testWithTools } from "../../scripts/testing/tools.ts";
 import { waitFor } from "../../scripts/testing/wait.ts";
 import { caddyPlaces, type CaddyProcess, createCaddyProcess } from "./caddy-process.ts";
 import { readCaddyTemplate } from "./sites-applier.ts";
-import { freePort } from "./test-sites.ts";
+import { freePort } from "../../scripts/testing/ports.ts";
 
 setDefaultTimeout(60_000);
 

@@ -12,7 +12,8 @@ import { testWithTools } from "../../scripts/testing/tools.ts";
 import { caddyPlaces } from "./caddy-process.ts";
 import { sitePlaces } from "./site-paths.ts";
 import { createSites, readCaddyTemplate } from "./sites-applier.ts";
-import { freePort, phpSite, pidWithArgument } from "./test-sites.ts";
+import { phpSite, pidWithArgument } from "./test-sites.ts";
+import { freePort } from "../../scripts/testing/ports.ts";
 
 testWithTools(
   ["caddy", "php"],

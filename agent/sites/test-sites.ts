@@ -10,6 +10,7 @@ import { collectInventory } from "../inventory.ts";
 import { silentLog } from "../log.ts";
 import { tempDir, testEnvelope } from "../test-fixtures.ts";
 import { cleanupsAfterEach } from "../../scripts/testing/cleanups.ts";
+import { freePort } from "../../scripts/testing/ports.ts";
 import { siteCommandHandlers } from "./site-commands.ts";
 import { siteLayout, type SitePlaces, sitePlaces } from "./site-paths.ts";
 import { createSites, readCaddyTemplate, type Sites } from "./sites-applier.ts";
@@ -40,14 +41,6 @@ export interface TestSites {
 
 let hostInventory: Promise<ToolInventory> | null = null;
 let revision = 0;
-
-/** A port on 127.0.0.1 that was free a moment ago. */
-export function freePort(): number {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
-}
 
 /** An even port that, with the next one, was free a moment ago: a site's worker pair. */
 export function freePortPair(): number {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { freeLoopbackPort } from "./ports.ts";
+import { freePort } from "../../scripts/testing/ports.ts";
 import { checkWorkerHealth } from "./health-check.ts";
 
 function serve(handler: () => Response | Promise<Response>) {
@@ -28,7 +28,7 @@ describe("checkWorkerHealth", () => {
   });
 
   test("a refused connection and a hung answer are unhealthy", async () => {
-    expect(await checkWorkerHealth(await freeLoopbackPort())).toBe(false);
+    expect(await checkWorkerHealth(freePort())).toBe(false);
     let release!: () => void;
     const server = serve(() =>
       new Promise<Response>((resolve) => release = () => resolve(new Response("late")))

@@ -4,7 +4,7 @@ import { cleanupsAfterEach } from "../../scripts/testing/cleanups.ts";
 import { testWithTools } from "../../scripts/testing/tools.ts";
 import { waitFor } from "../../scripts/testing/wait.ts";
 import type { DesiredSite } from "../protocol/sites.ts";
-import { freeLoopbackPort } from "./ports.ts";
+import { freePort } from "../../scripts/testing/ports.ts";
 import { createSiteWorkers, type SiteWorkers } from "./site-workers.ts";
 import type { WorkerStatus } from "./supervisor-policy.ts";
 import { createPhpSite, type PhpSite } from "./test-php-site.ts";
@@ -14,7 +14,7 @@ setDefaultTimeout(60_000);
 const onCleanup = cleanupsAfterEach();
 
 async function phpSite(id: string, overrides: Partial<DesiredSite> = {}): Promise<PhpSite> {
-  const php = await createPhpSite({ id, port: await freeLoopbackPort(), overrides });
+  const php = await createPhpSite({ id, port: freePort(), overrides });
   onCleanup(php.remove);
   return php;
 }
@@ -29,7 +29,7 @@ function manager(sites: PhpSite[]) {
       switched.push(`${siteId}:${port}`);
       return Promise.resolve();
     },
-    sparePort: freeLoopbackPort,
+    sparePort: () => Promise.resolve(freePort()),
     onStatus: (siteId, status) => statuses.push([siteId, status]),
     policy: { backoff: { baseMs: 20, capMs: 200 }, stopGraceMs: 2_000 },
   });
@@ -93,7 +93,7 @@ describe("createSiteWorkers", () => {
     const php = await phpSite("site_port");
     const { workers, switched } = manager([php]);
     await workers.apply([php.site]);
-    const next = await freeLoopbackPort();
+    const next = freePort();
     const [report] = await workers.apply([{ ...php.site, port: next }]);
     expect(report!.status).toMatchObject({ state: "running", port: next });
     expect(switched).toEqual([`site_port:${next}`]);
@@ -142,7 +142,7 @@ describe("createSiteWorkers", () => {
     "restart moves one site's worker to the port sparePort gives; remove stops it",
     async () => {
       const php = await phpSite("site_restart");
-      const spare = await freeLoopbackPort();
+      const spare = freePort();
       const asked: string[] = [];
       const switched: string[] = [];
       const spared = createSiteWorkers({

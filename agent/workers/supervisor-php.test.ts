@@ -6,7 +6,7 @@ import { testWithTools } from "../../scripts/testing/tools.ts";
 import { waitFor } from "../../scripts/testing/wait.ts";
 import { openConnections } from "./connections.ts";
 import { checkWorkerHealth } from "./health-check.ts";
-import { freeLoopbackPort } from "./ports.ts";
+import { freePort } from "../../scripts/testing/ports.ts";
 import { lookupUser } from "./site-user.ts";
 import {
   createWorkerSupervisor,
@@ -22,17 +22,17 @@ const FAST = { backoff: { baseMs: 20, capMs: 200 }, startTimeoutMs: 10_000, stop
 
 const onCleanup = cleanupsAfterEach();
 
-async function supervised(
+function supervised(
   php: PhpSite,
   overrides: Partial<SupervisorDeps> = {},
-): Promise<{ supervisor: WorkerSupervisor; statuses: WorkerStatus[] }> {
+): { supervisor: WorkerSupervisor; statuses: WorkerStatus[] } {
   const statuses: WorkerStatus[] = [];
   const supervisor = createWorkerSupervisor({
-    port: php.site.port || await freeLoopbackPort(),
+    port: php.site.port || freePort(),
     spawn: (port) => php.launch(php.site, port),
     healthCheck: (port) => checkWorkerHealth(port),
     inFlight: openConnections,
-    sparePort: freeLoopbackPort,
+    sparePort: () => Promise.resolve(freePort()),
     switchUpstream: () => Promise.resolve(),
     onStatus: (status) => statuses.push(status),
     policy: FAST,
@@ -57,7 +57,7 @@ async function isAlive(pid: number): Promise<boolean> {
 
 describe("a php-cli worker", () => {
   testWithTools(["php"], "serves index.php from the docroot on its loopback port", async () => {
-    const { supervisor } = await supervised(await createPhpSite());
+    const { supervisor } = supervised(await createPhpSite());
     await supervisor.start();
     const { state, port, pid } = supervisor.status();
     expect(state).toBe("running");
@@ -65,7 +65,7 @@ describe("a php-cli worker", () => {
   });
 
   testWithTools(["php"], "is restarted after it is killed with SIGKILL", async () => {
-    const { supervisor, statuses } = await supervised(await createPhpSite());
+    const { supervisor, statuses } = supervised(await createPhpSite());
     await supervisor.start();
     const first = supervisor.status().pid!;
     process.kill(first, "SIGKILL");
@@ -87,7 +87,7 @@ describe("a php-cli worker", () => {
     "that cannot start is marked failed after 5 crashes, saying why",
     async () => {
       const php = await createPhpSite({ overrides: { docroot: "missing" } });
-      const { supervisor, statuses } = await supervised(php);
+      const { supervisor, statuses } = supervised(php);
       await supervisor.start();
       await waitFor("failed", () => supervisor.status().state === "failed", 10_000, 10);
       expect(statuses.filter((s) => s.state === "restarting" && s.retryInMs !== null)).toHaveLength(
@@ -106,7 +106,7 @@ describe("a php-cli worker", () => {
     async () => {
       const secret = "s3cret-'\"$(id)";
       const php = await createPhpSite({ overrides: { env: { APP_SECRET: secret } } });
-      const { supervisor } = await supervised(php);
+      const { supervisor } = supervised(php);
       await supervisor.start();
       const { port, pid } = supervisor.status();
       expect(await get(port)).toBe(`200 ok ${pid} ${secret}`);
@@ -131,7 +131,7 @@ describe("a php-cli worker", () => {
     async () => {
       const nobody = await lookupUser("nobody");
       if (!nobody) throw new Error("this host has no nobody user in /etc/passwd");
-      const { supervisor } = await supervised(await createPhpSite({ identity: nobody }));
+      const { supervisor } = supervised(await createPhpSite({ identity: nobody }));
       await supervisor.start();
       const { port, pid } = supervisor.status();
       expect(await get(port)).toBe(`200 ok ${pid} `);
@@ -146,7 +146,7 @@ describe("restart", () => {
   testWithTools(["php"], "drops no request through a proxy during 10 restarts", async () => {
     const php = await createPhpSite();
     const proxy = startTestProxy();
-    const { supervisor } = await supervised(php, { switchUpstream: proxy.switchUpstream });
+    const { supervisor } = supervised(php, { switchUpstream: proxy.switchUpstream });
     await supervisor.start();
     proxy.switchTo(supervisor.status().port);
 
@@ -183,7 +183,7 @@ describe("restart", () => {
       files: { "index.php": "<?php echo 'ok';", "slow.php": "<?php usleep(500000); echo 'slow';" },
     });
     // A proxy that, unlike Caddy, does not wait for old requests: the drain is all that protects.
-    const { supervisor } = await supervised(php);
+    const { supervisor } = supervised(php);
     await supervisor.start();
     const oldPort = supervisor.status().port;
     const slow = fetch(`http://127.0.0.1:${oldPort}/slow.php`).then(get200);

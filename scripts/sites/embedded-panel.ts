@@ -11,6 +11,7 @@ import {
   setupThroughLink,
   sharedSecrets,
 } from "../replicas/api-process.ts";
+import { freePort } from "../testing/ports.ts";
 import { type ServerProcess, startServerProcess } from "../testing/process.ts";
 import { waitFor } from "../testing/wait.ts";
 
@@ -32,13 +33,6 @@ export interface EmbeddedPanel {
   throughCaddy(domain: string): Promise<{ status: number; body: string }>;
   /** Stops the panel (and with it the agent, Caddy and the workers) and deletes the data dir. */
   stop(): Promise<void>;
-}
-
-function freePort(): number {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
 }
 
 /** Starts the panel, completes setup and waits for the local host to come online. */
