@@ -5,7 +5,7 @@ import { rolePermissions, roles, userRoles } from "../../db/schema.ts";
 import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
 import { addTestMember, addTestTenant } from "../../scripts/testing/members.ts";
 import { insertTestSite } from "../../scripts/testing/sites.ts";
-import { can, type Grants, missingPermissions, restrictGrants } from "./grants.ts";
+import { can, canOnSomeSite, type Grants, missingPermissions, restrictGrants } from "./grants.ts";
 import type { Permission } from "./permissions.ts";
 
 const grants = (tenantWide: Permission[], bySite: Record<string, Permission[]> = {}): Grants => ({
@@ -21,6 +21,14 @@ describe("can", () => {
     expect(can(g, "deployments.create", "site_b")).toBe(false);
     expect(can(g, "deployments.create")).toBe(false);
     expect(can(g, "sites.read", "site_b")).toBe(true);
+  });
+
+  test("canOnSomeSite: held tenant-wide or on any one site, not merely on another permission", () => {
+    const g = grants(["hosts.read"], { site_a: ["sites.read"], site_b: ["logs.read"] });
+    expect(canOnSomeSite(g, "sites.read")).toBe(true);
+    expect(canOnSomeSite(g, "hosts.read")).toBe(true);
+    expect(canOnSomeSite(g, "sites.update")).toBe(false);
+    expect(canOnSomeSite(grants([]), "sites.read")).toBe(false);
   });
 
   test("a superuser is allowed everything, anywhere", () => {

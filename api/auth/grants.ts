@@ -25,6 +25,15 @@ export function can(grants: Grants, permission: Permission, siteId?: string): bo
   return siteId !== undefined && (grants.bySite.get(siteId)?.has(permission) ?? false);
 }
 
+/**
+ * Whether `grants` allow `permission` tenant-wide or on at least one site: enough to open a list
+ * that the service then narrows to the sites allowed.
+ */
+export function canOnSomeSite(grants: Grants, permission: Permission): boolean {
+  return can(grants, permission) ||
+    [...grants.bySite.values()].some((held) => held.has(permission));
+}
+
 /** The permissions in `wanted` that `grants` do not allow (for `siteId`, when given). */
 export function missingPermissions(
   grants: Grants,

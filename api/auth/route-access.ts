@@ -4,7 +4,7 @@ import { AppError } from "../errors.ts";
 import { auditContextOf } from "../request-context.ts";
 import { recordAudit } from "../services/audit.ts";
 import { requireAuth } from "./authenticate.ts";
-import { can, type Grants, restrictGrants } from "./grants.ts";
+import { can, canOnSomeSite, type Grants, restrictGrants } from "./grants.ts";
 import { ALL_PERMISSIONS, type Permission, SENSITIVE_PERMISSIONS } from "./permissions.ts";
 import { tenantVisibleTo } from "./active-tenant.ts";
 
@@ -136,7 +136,7 @@ export function permissionGuard(deps: AppDeps) {
       const grants = await grantsFor(deps, auth, tenantId);
       const allowed = can(grants, permission) ||
         (siteFrom === "path" && can(grants, permission, c.req.param("id"))) ||
-        (siteFrom === "any" && [...grants.bySite.values()].some((held) => held.has(permission)));
+        (siteFrom === "any" && canOnSomeSite(grants, permission));
       if (!allowed) {
         await reportDenial(deps, c, permission);
         throw new AppError("forbidden", `You do not have the "${permission}" permission here`);

@@ -5,7 +5,7 @@ import { and, asc, eq, inArray } from "drizzle-orm";
 import type { SiteRuntime } from "../../agent/protocol/sites.ts";
 import { newId } from "../../db/ids.ts";
 import { hosts, sites } from "../../db/schema.ts";
-import { can } from "../auth/grants.ts";
+import { can, canOnSomeSite } from "../auth/grants.ts";
 import { type Access, requirePermission } from "../auth/route-access.ts";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../errors.ts";
@@ -53,7 +53,7 @@ export async function listSites(
   const readable = [...grants.bySite].filter(([, held]) => held.has("sites.read"))
     .map(([siteId]) => siteId);
   const tenantWide = can(grants, "sites.read");
-  if (!tenantWide && readable.length === 0) requirePermission(access, "sites.read");
+  if (!canOnSomeSite(grants, "sites.read")) requirePermission(access, "sites.read");
   const db = deps.database.db;
   const rows = await db.select().from(sites)
     .where(and(

@@ -1,6 +1,6 @@
 /** @jsxImportSource hono/jsx */
 import { type Context, Hono } from "hono";
-import { can } from "../../api/auth/grants.ts";
+import { can, canOnSomeSite } from "../../api/auth/grants.ts";
 import { accessOf } from "../../api/auth/route-access.ts";
 import type { AppDeps, AppEnv } from "../../api/deps.ts";
 import { auditContextOf } from "../../api/request-context.ts";
@@ -92,9 +92,9 @@ export function hostsPages(deps: AppDeps): Hono<AppEnv> {
       const since = new Date(now.getTime() - USAGE_HOURS * HOUR_MS);
       const points = await metricSeries(db, host.id, since);
       const commands = await listHostCommands(db, host.id, { limit: RECENT_COMMANDS });
-      const readsSites = can(access.grants, "sites.read") ||
-        [...access.grants.bySite.values()].some((held) => held.has("sites.read"));
-      const sites = readsSites ? await listSites(deps, access, { hostId: host.id }) : undefined;
+      const sites = canOnSomeSite(access.grants, "sites.read")
+        ? await listSites(deps, access, { hostId: host.id })
+        : undefined;
       const flash: FlashMessage[] = noticeFlash(c, NOTICES);
       return c.html(
         <HostPage
