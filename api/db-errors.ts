@@ -30,3 +30,13 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   }
   return false;
 }
+
+/** The SQLSTATE of a database error (`23505`: a unique violation), through the wrappers drivers and drizzle add. */
+export function sqlStateOf(err: unknown): string | undefined {
+  for (let current = err, depth = 0; current && depth < 5; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}

@@ -132,6 +132,19 @@ describe("POST /api/v1/sites", () => {
     await callApi(t, admin, "DELETE", `/api/v1/sites/${site.id}`);
   });
 
+  test("of several creates racing for one name, exactly one wins and the rest get 409", async () => {
+    const tries = await Promise.all(
+      Array.from(
+        { length: 5 },
+        () => callApi(t, admin, "POST", "/api/v1/sites", { hostId, domain: "race.example" }),
+      ),
+    );
+    expect(tries.map((res) => res.status).sort()).toEqual([201, 409, 409, 409, 409]);
+    const won = tries.find((res) => res.status === 201)!;
+    const { site } = (await won.json()) as { site: SiteView };
+    await callApi(t, admin, "DELETE", `/api/v1/sites/${site.id}`);
+  });
+
   test("another tenant's host is not found, and its sites are invisible", async () => {
     const site = await createSite({ domain: "private.example" });
     const onTheirHost = await callApi(t, admin, "POST", "/api/v1/sites", {

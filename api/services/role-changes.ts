@@ -4,6 +4,7 @@ import { newId } from "../../db/ids.ts";
 import { invitations, rolePermissions, roles, userRoles } from "../../db/schema.ts";
 import type { Permission } from "../auth/permissions.ts";
 import { type Access, requirePermission } from "../auth/route-access.ts";
+import { sqlStateOf } from "../db-errors.ts";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { type AuditContext, recordAudit } from "./audit.ts";
@@ -55,16 +56,6 @@ async function snapshot(tx: Tx, row: RoleRow) {
     ...row,
     permissions: inCatalogueOrder(direct.map((d) => d.p as Permission)),
   });
-}
-
-/** The SQLSTATE of a database error, through the wrappers drivers and drizzle add. */
-function sqlStateOf(err: unknown): string | undefined {
-  for (let current = err, depth = 0; current && depth < 5; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
 }
 
 /**

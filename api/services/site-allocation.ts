@@ -3,6 +3,7 @@
 import { and, asc, eq, inArray, ne, sql } from "drizzle-orm";
 import type { Tx } from "../../db/client.ts";
 import { siteDomains, sites } from "../../db/schema.ts";
+import { sqlStateOf } from "../db-errors.ts";
 import { AppError } from "../errors.ts";
 
 // Serialises port allocation per host (keyed by host id), so two sites created at once on one
@@ -53,7 +54,7 @@ export async function claimDomains(tx: Tx, siteId: string, domains: string[]): P
     })));
   } catch (err) {
     // Another transaction claimed one of them after the check above.
-    if (isUniqueViolation(err)) throw domainTaken(domains);
+    if (sqlStateOf(err) === "23505") throw domainTaken(domains);
     throw err;
   }
 }
@@ -66,12 +67,4 @@ function domainTaken(domains: string[]): AppError {
       ? `The domain ${names} is already used by another site`
       : `One of the domains ${names} is already used by another site`,
   );
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  for (let current = err, depth = 0; current && depth < 5; depth++) {
-    if ((current as { code?: unknown }).code === "23505") return true;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return false;
 }
