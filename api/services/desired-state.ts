@@ -11,6 +11,7 @@ import { AppError } from "../errors.ts";
 import { notifyHostEvent } from "./host-events.ts";
 import { panelSite } from "./panel-site.ts";
 import { openSiteEnv } from "./site-env.ts";
+import { namesBySite } from "./site-view.ts";
 
 /**
  * The host's full desired state at its current revision: every site on it, disabled ones too,
@@ -31,10 +32,7 @@ export async function desiredStateFor(
       .from(siteDomains).innerJoin(sites, eq(sites.id, siteDomains.siteId))
       .where(eq(sites.hostId, hostId))
       .orderBy(asc(siteDomains.siteId), asc(siteDomains.position));
-    const domainsOf = new Map<string, string[]>();
-    for (const { siteId, domain } of names) {
-      domainsOf.set(siteId, [...(domainsOf.get(siteId) ?? []), domain]);
-    }
+    const domainsOf = namesBySite(names);
     const desiredSites: DesiredSite[] = [];
     for (const row of rows) {
       desiredSites.push({

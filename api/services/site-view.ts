@@ -92,6 +92,17 @@ export async function getSiteOrThrow(
   return row;
 }
 
+/** Each site's names in the order of the rows given (read them ordered by site and position). */
+export function namesBySite(names: { siteId: string; domain: string }[]): Map<string, string[]> {
+  const bySite = new Map<string, string[]>();
+  for (const { siteId, domain } of names) {
+    const list = bySite.get(siteId);
+    if (list) list.push(domain);
+    else bySite.set(siteId, [domain]);
+  }
+  return bySite;
+}
+
 /** Views of `rows`, with each one's names and host loaded in two queries for all of them. */
 export async function siteViews(db: Db | Tx, rows: SiteRow[]): Promise<SiteView[]> {
   if (rows.length === 0) return [];
@@ -104,10 +115,7 @@ export async function siteViews(db: Db | Tx, rows: SiteRow[]): Promise<SiteView[
     db.select({ id: hosts.id, name: hosts.name, web: hosts.web }).from(hosts)
       .where(inArray(hosts.id, hostIds)),
   ]);
-  const domainsOf = new Map<string, string[]>();
-  for (const { siteId, domain } of names) {
-    domainsOf.set(siteId, [...(domainsOf.get(siteId) ?? []), domain]);
-  }
+  const domainsOf = namesBySite(names);
   const hostOf = new Map(hostRows.map((host) => [host.id, host]));
   return rows.map((row) => {
     const host = hostOf.get(row.hostId);
