@@ -84,6 +84,12 @@ describe("POST /api/v1/sites", () => {
       .where(and(eq(auditLog.action, "sites.create"), eq(auditLog.resourceId, site.id)));
     expect(audit).toHaveLength(1);
     expect(JSON.stringify(audit[0]?.details)).not.toContain(SECRET);
+    // A refused value is never echoed back or logged either.
+    const refused = await callApi(t, admin, "PATCH", `/api/v1/sites/${site.id}`, {
+      env: { APP_KEY: `${SECRET}\0` },
+    });
+    expect(await refused.text()).not.toContain(SECRET);
+    expect(t.logText()).not.toContain(SECRET);
     await callApi(t, admin, "DELETE", `/api/v1/sites/${site.id}?purge=true`);
   });
 
