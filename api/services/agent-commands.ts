@@ -1,22 +1,19 @@
 // The durable command outbox: commands are inserted and signed in the transaction of the change
 // that causes them, listed for the host pages, and cancelled by users while still undelivered.
-// Delivery to agents lives in agent-command-delivery.ts, their answers in agent-command-results.ts.
-import { and, desc, eq, lt, sql } from "drizzle-orm";
-import { COMMAND_SPECS, CommandKind, type CommandState } from "../../agent/protocol/commands.ts";
+// The statement that writes them lives in agent-command-outbox.ts, delivery to agents in
+// agent-command-delivery.ts, their answers in agent-command-results.ts.
+import { and, desc, eq, lt } from "drizzle-orm";
+import type { CommandState } from "../../agent/protocol/commands.ts";
 import type { Db, Tx } from "../../db/client.ts";
-import { newId } from "../../db/ids.ts";
-import { rowsOf } from "../../db/migrate.ts";
 import { agentCommands } from "../../db/schema.ts";
 import { type Access, requirePermission } from "../auth/route-access.ts";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../errors.ts";
+import { newCommandView, signCommand, writeCommand } from "./agent-command-outbox.ts";
 import { commandView, notifyCommandsDone, OPEN_STATE_SQL } from "./agent-command-rows.ts";
 import { type AuditContext, recordAudit } from "./audit.ts";
 import { getLiveHostOrThrow } from "./host-view.ts";
-import { commandDoneNoticeSql, HOST_EVENTS_CHANNEL, notifyHostEvent } from "./host-events.ts";
-
-// The `command` frame carries the body as a string of at most this many characters.
-const MAX_BODY_CHARS = 512 * 1024;
+import { notifyHostEvent } from "./host-events.ts";
 
 /** The host a command or report concerns, as the caller already loaded it. */
 export interface HostRef {
@@ -61,32 +58,6 @@ export interface EnqueueCommandInput {
   ttlMs?: number;
 }
 
-// The payload as the kind's spec parses it, and how long the command stays deliverable.
-function checkedCommand(input: EnqueueCommandInput) {
-  if (!CommandKind.safeParse(input.kind).success) {
-    throw new AppError("invalid_input", `"${input.kind}" is not a valid command kind`);
-  }
-  const spec = COMMAND_SPECS[input.kind];
-  const ttlMs = input.ttlMs ?? spec?.ttlMs;
-  if (ttlMs === undefined) {
-    throw new AppError("invalid_input", `Unknown command kind "${input.kind}"`);
-  }
-  if (!Number.isFinite(ttlMs) || ttlMs <= 0) {
-    throw new AppError("invalid_input", `A command's lifetime must be positive, not ${ttlMs} ms`);
-  }
-  if (!spec) return { payload: input.payload, ttlMs, supersedes: false };
-  const parsed = spec.payload.safeParse(input.payload);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue?.path.length ? `payload.${issue.path.join(".")}` : "payload";
-    throw new AppError(
-      "invalid_input",
-      `Invalid ${where} for command "${input.kind}": ${issue?.message ?? "rejected"}`,
-    );
-  }
-  return { payload: parsed.data, ttlMs, supersedes: spec.supersedes };
-}
-
 /**
  * Inserts a signed command in the caller's transaction, so it exists exactly when the change that
  * caused it commits; supersedes older queued commands of the same kind when the kind says so, and
@@ -97,77 +68,9 @@ export async function enqueueCommand(
   deps: AppDeps,
   input: EnqueueCommandInput,
 ): Promise<CommandView> {
-  const { payload, ttlMs, supersedes } = checkedCommand(input);
-  const now = deps.now();
-  const notBefore = input.notBefore ?? now;
-  // The lifetime counts from when the command may first run, not from when it was written.
-  const expiresAt = new Date(Math.max(now.getTime(), notBefore.getTime()) + ttlMs);
-  const id = newId("cmd");
-  const { body, signature } = await deps.commandSigner.sign({
-    id,
-    hostId: input.host.id,
-    siteId: input.siteId,
-    kind: input.kind,
-    payload,
-    issuedAt: now.toISOString(),
-    notBefore: notBefore.toISOString(),
-    expiresAt: expiresAt.toISOString(),
-  });
-  // An oversized body could never be delivered: refuse it now rather than let it expire unseen.
-  if (body.length > MAX_BODY_CHARS) {
-    throw new AppError(
-      "payload_too_large",
-      `Command "${input.kind}" is ${body.length} characters long; the limit is ${MAX_BODY_CHARS}`,
-    );
-  }
-  // One statement, since every command passes here: it ends the older queued commands this one
-  // replaces, inserts it, and queues the notices (sent only if `tx` commits) that wake the
-  // replica holding the host's socket and tell waiters the replaced ones ended. Everything else
-  // on the new row is known already, so only its `seq` comes back.
-  const at = (date: Date) => sql`${date.toISOString()}::timestamptz`;
-  const sameSite = input.siteId === null ? sql`site_id is null` : sql`site_id = ${input.siteId}`;
-  const [row] = rowsOf<{ seq: string | number }>(
-    await tx.execute(sql`with replaced as (
-      update ${agentCommands} set state = 'superseded', finished_at = ${at(now)},
-        error = ${`superseded by ${id}`}
-      where ${supersedes ? sql`true` : sql`false`} and host_id = ${input.host.id} and ${sameSite}
-        and kind = ${input.kind} and state = 'queued'
-      returning id
-    ), inserted as (
-      insert into ${agentCommands} (id, host_id, tenant_id, site_id, kind, payload, body,
-        signature, issued_by, created_at, not_before, expires_at)
-      values (${id}, ${input.host.id}, ${input.host.tenantId}, ${input.siteId}, ${input.kind},
-        ${JSON.stringify(payload)}::jsonb, ${body}, ${signature}, ${input.issuedBy}, ${at(now)},
-        ${at(notBefore)}, ${at(expiresAt)})
-      returning seq
-    ), notices as (
-      select ${commandDoneNoticeSql(sql`${input.host.id}::text`, sql`id`)} from replaced
-      union all
-      select pg_notify(${HOST_EVENTS_CHANNEL},
-        ${JSON.stringify({ event: "commands", hostId: input.host.id })})
-    )
-    select seq, (select count(*) from notices) as notices from inserted`),
-  );
-  if (!row) throw new Error("agent command insert returned no row");
-  return {
-    id,
-    seq: Number(row.seq),
-    hostId: input.host.id,
-    siteId: input.siteId,
-    kind: input.kind,
-    payload,
-    state: "queued",
-    createdAt: now.toISOString(),
-    notBefore: notBefore.toISOString(),
-    expiresAt: expiresAt.toISOString(),
-    sentAt: null,
-    startedAt: null,
-    finishedAt: null,
-    deliveries: 0,
-    result: null,
-    error: null,
-    issuedBy: input.issuedBy,
-  };
+  const command = await signCommand(deps, input.host.id, input);
+  const { seq } = await writeCommand(tx, command, { known: input.host });
+  return newCommandView(command, seq);
 }
 
 /**

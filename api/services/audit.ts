@@ -1,6 +1,6 @@
 import { sha256 } from "@oslojs/crypto/sha2";
 import { encodeHexLowerCase } from "@oslojs/encoding";
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import type { Db, Tx } from "../../db/client.ts";
 import { newId } from "../../db/ids.ts";
 import { rowsOf } from "../../db/migrate.ts";
@@ -10,9 +10,6 @@ import { canonicalJson } from "./canonical-json.ts";
 
 /** The `prev_hash` of the first row ever written. */
 export const GENESIS_HASH = "0".repeat(64);
-
-// Serialises audit writers so `seq` stays gap-free and each row chains to the one before it.
-const AUDIT_LOCK_KEY = 7_242_180_602;
 
 /** Who acted and from where; built once per request (or job) and passed to every verb. */
 export interface AuditContext {
@@ -36,11 +33,19 @@ export interface AuditEntry {
 /** A stored audit row, as read back. */
 export type AuditRow = typeof auditLog.$inferSelect;
 
+/** An audit append as one SQL call (the `audit_append` function), and the row it will write. */
+export interface AuditAppend {
+  fields: Omit<AuditRow, "seq" | "occurredAt" | "prevHash" | "hash">;
+  /** `audit_append(…)`: its value is the stored row, of the table's row type. */
+  call: SQL;
+}
+
 /**
- * Appends an audit row inside the caller's transaction, so the change and its record commit or
- * roll back together: if this insert fails, the change is undone too.
+ * Prepares an audit row for `audit_append`, which takes the chain's lock, links the row to the
+ * chain's tail and inserts it. Callers embed the call in the statement of their own change (see
+ * recordAudit for the usual form), so the change and its record commit or roll back together.
  */
-export async function recordAudit(tx: Tx, ctx: AuditContext, entry: AuditEntry): Promise<AuditRow> {
+export function auditAppend(ctx: AuditContext, entry: AuditEntry): AuditAppend {
   if (!/^[a-z][a-z_]*(\.[a-z][a-z_]*)+$/.test(entry.action)) {
     throw new Error(`Audit action "${entry.action}" must look like resource.verb`);
   }
@@ -76,45 +81,47 @@ export async function recordAudit(tx: Tx, ctx: AuditContext, entry: AuditEntry):
     fields.outcome,
     canonicalJson(details),
   ]).slice(1);
-  const locked = tx.execute(sql`select pg_advisory_xact_lock(${AUDIT_LOCK_KEY})`);
-  // One statement once the lock is held, since every other writer waits for it: it reads the
-  // chain's tail and the clock after taking the lock (so time never runs backwards along the
-  // chain) and hashes exactly as auditRowHash does, which verification checks row by row. It is
-  // sent right behind the lock request: the connection runs them in order, so it still starts
-  // (and takes its snapshot) only once the lock is held, but without waiting for this process to
-  // hear so. Were it ever to run first, the duplicate `seq` would fail the transaction.
-  const insert = tx.execute(sql`insert into ${auditLog} (seq, id, occurred_at, actor_kind,
-      actor_id, tenant_id, ip, user_agent, request_id, action, resource_type, resource_id,
-      outcome, details, prev_hash, hash)
-    select next.seq, ${fields.id}, next.at, ${fields.actorKind}, ${fields.actorId},
-      ${fields.tenantId}, ${fields.ip}, ${fields.userAgent}, ${fields.requestId}, ${fields.action},
-      ${fields.resourceType}, ${fields.resourceId}, ${fields.outcome},
-      ${JSON.stringify(details)}::jsonb, next.prev,
-      encode(sha256(convert_to(next.prev || chr(10) || '[' || next.seq || ',' ||
-        ${JSON.stringify(fields.id)} || ',"' ||
-        to_char(next.at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || '",' ||
-        ${rest}, 'UTF8')), 'hex')
-    from (
-      select coalesce(last.seq, 0) + 1 as seq, coalesce(last.hash, ${GENESIS_HASH}) as prev,
-        date_trunc('milliseconds', clock_timestamp()) as at
-      from (select 1) as one
-      left join (
-        select seq, hash from ${auditLog} order by seq desc limit 1
-      ) as last on true
-    ) as next
-    returning seq, occurred_at, prev_hash, hash`);
-  const [, written] = await Promise.all([locked, insert]);
-  const [stored] = rowsOf<
-    { seq: string | number; occurred_at: string | Date; prev_hash: string; hash: string }
-  >(written);
-  if (!stored) throw new Error("audit insert returned no row");
+  const call = sql`audit_append(${fields.id}, ${fields.actorKind}, ${fields.actorId},
+    ${fields.tenantId}, ${fields.ip}, ${fields.userAgent}, ${fields.requestId}, ${fields.action},
+    ${fields.resourceType}, ${fields.resourceId}, ${fields.outcome},
+    ${JSON.stringify(details)}::jsonb, ${rest})`;
+  return { fields, call };
+}
+
+/** What `audit_append` returns, as a driver hands it back. */
+export interface AppendedRow {
+  seq: string | number;
+  occurred_at: string | Date;
+  prev_hash: string;
+  hash: string;
+}
+
+/** The stored row, from what was appended and what `audit_append` returned. */
+export function appendedRow(append: AuditAppend, stored: AppendedRow): AuditRow {
   return {
-    ...fields,
+    ...append.fields,
     seq: Number(stored.seq),
     occurredAt: new Date(stored.occurred_at),
     prevHash: stored.prev_hash,
     hash: stored.hash,
   };
+}
+
+/**
+ * Appends an audit row inside the caller's transaction, so the change and its record commit or
+ * roll back together: if this insert fails, the change is undone too. The chain's lock is held
+ * from here to the commit; a hot path that can make its change in one statement embeds
+ * `auditAppend(…).call` there instead, and holds it for no client round trip at all.
+ */
+export async function recordAudit(tx: Tx, ctx: AuditContext, entry: AuditEntry): Promise<AuditRow> {
+  const append = auditAppend(ctx, entry);
+  const [stored] = rowsOf<AppendedRow>(
+    await tx.execute(
+      sql`select seq, occurred_at, prev_hash, hash from ${append.call}`,
+    ),
+  );
+  if (!stored) throw new Error("audit insert returned no row");
+  return appendedRow(append, stored);
 }
 
 /** Records an event that changes nothing else (a failed login, say) in its own transaction. */

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
 import { TIMING } from "../../agent/protocol/version.ts";
-import { auditLog, hostMetrics, hosts } from "../../db/schema.ts";
+import { agentCommands, auditLog, hostMetrics, hosts } from "../../db/schema.ts";
 import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
 import { memberAccess } from "../../scripts/testing/auth.ts";
 import { addTestMember, addTestTenant, setupAcme } from "../../scripts/testing/members.ts";
@@ -150,7 +150,7 @@ describe("diagnoseHost and the command history", () => {
     );
     const [row] = await t.deps.database.db.select().from(auditLog)
       .where(and(eq(auditLog.action, "host.diagnose"), eq(auditLog.resourceId, host.id)));
-    expect(row?.details).toEqual({ name: "diag", commandId: command.id });
+    expect(row?.details).toEqual({ commandId: command.id });
     expect(await listCommandsOfHost(t.deps, admin, host.id, { limit: 10 })).toEqual([command]);
     expect(await getCommandOfHost(t.deps, admin, host.id, command.id)).toEqual(command);
   });
@@ -199,6 +199,41 @@ describe("diagnoseHost and the command history", () => {
     expect((await failure(listCommandsOfHost(t.deps, admin, host.id, { limit: 10 }))).code)
       .toBe("not_found");
     expect((await failure(diagnoseHost(t.deps, admin, audit, host.id))).code).toBe("not_found");
+  });
+});
+
+describe("diagnoseHost against revocation and other tenants", () => {
+  const countOf = async (hostId: string) => ({
+    commands: (await t.deps.database.db.select().from(agentCommands)
+      .where(eq(agentCommands.hostId, hostId))).length,
+    audited: (await t.deps.database.db.select().from(auditLog)
+      .where(and(eq(auditLog.action, "host.diagnose"), eq(auditLog.resourceId, hostId)))).length,
+  });
+
+  test("a refused diagnose writes neither a command nor an audit row", async () => {
+    const host = await addHost("refused");
+    expect((await failure(diagnoseHost(t.deps, outsider, audit, host.id))).code).toBe("not_found");
+    expect(await countOf(host.id)).toEqual({ commands: 0, audited: 0 });
+    await revokeHost(t.deps, admin, audit, host.id);
+    expect((await failure(diagnoseHost(t.deps, admin, audit, host.id))).code).toBe("not_found");
+    expect(await countOf(host.id)).toEqual({ commands: 0, audited: 0 });
+  });
+
+  test("a revocation racing diagnoses leaves no open command, and each command is audited", async () => {
+    const host = await addHost("raced");
+    // Each diagnose either lands before the revocation (which then cancels it) or is refused.
+    const tries = Array.from({ length: 12 }, () => diagnoseHost(t.deps, admin, audit, host.id));
+    const revoked = revokeHost(t.deps, admin, audit, host.id);
+    const outcomes = await Promise.allSettled([...tries, revoked]);
+    const refused = outcomes.filter((o) => o.status === "rejected");
+    for (const o of refused) {
+      expect(((o as PromiseRejectedResult).reason as AppError).code).toBe("not_found");
+    }
+    const rows = await t.deps.database.db.select().from(agentCommands)
+      .where(eq(agentCommands.hostId, host.id));
+    expect(rows.filter((r) => ["queued", "sent", "running"].includes(r.state))).toEqual([]);
+    expect(await countOf(host.id)).toEqual({ commands: rows.length, audited: rows.length });
+    expect(rows.length + refused.length).toBe(tries.length);
   });
 });
 

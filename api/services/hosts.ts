@@ -4,10 +4,11 @@ import { and, asc, eq, isNull } from "drizzle-orm";
 import { hosts } from "../../db/schema.ts";
 import { type Access, requirePermission } from "../auth/route-access.ts";
 import type { AppDeps } from "../deps.ts";
-import { cancelOpenCommands, type CommandView, enqueueCommand } from "./agent-commands.ts";
-import { type AuditContext, recordAudit } from "./audit.ts";
+import { newCommandView, signCommand, writeCommand } from "./agent-command-outbox.ts";
+import { cancelOpenCommands, type CommandView } from "./agent-commands.ts";
+import { auditAppend, type AuditContext, recordAudit } from "./audit.ts";
 import { notifyHostEvent } from "./host-events.ts";
-import { getLiveHostOrThrow, getLiveHostRefOrThrow, type HostView, hostView } from "./host-view.ts";
+import { getLiveHostOrThrow, type HostView, hostView } from "./host-view.ts";
 
 /** The tenant's live hosts by name (`hosts.read`); revoked ones are gone from it. */
 export async function listHosts(deps: AppDeps, access: Access): Promise<HostView[]> {
@@ -67,23 +68,23 @@ export async function diagnoseHost(
   hostId: string,
 ): Promise<CommandView> {
   requirePermission(access, "hosts.update");
-  return await deps.database.db.transaction(async (tx) => {
-    // Locked: a revocation waits until the command exists, and then cancels it.
-    const host = await getLiveHostRefOrThrow(tx, access.tenantId, hostId);
-    const command = await enqueueCommand(tx, deps, {
-      host,
-      siteId: null,
-      kind: "host.diagnose",
-      payload: {},
-      issuedBy: access.auth.userId,
-    });
-    await recordAudit(tx, { ...audit, tenantId: access.tenantId }, {
-      action: "host.diagnose",
-      resourceType: "host",
-      resourceId: host.id,
-      outcome: "success",
-      details: { name: host.name, commandId: command.id },
-    });
-    return command;
+  const command = await signCommand(deps, hostId, {
+    siteId: null,
+    kind: "host.diagnose",
+    payload: {},
+    issuedBy: access.auth.userId,
   });
+  // The command is the whole change: one statement writes it and its audit row and commits, so
+  // the audit chain's lock is held for no round trip to this process (diagnose is the hot path of
+  // the command bench). The host is locked in it the way getLiveHostRefOrThrow locks it.
+  const audited = auditAppend({ ...audit, tenantId: access.tenantId }, {
+    action: "host.diagnose",
+    resourceType: "host",
+    resourceId: hostId,
+    outcome: "success",
+    details: { commandId: command.id },
+  });
+  const live = { id: hostId, tenantId: access.tenantId };
+  const { seq } = await writeCommand(deps.database.db, command, { live }, audited);
+  return newCommandView(command, seq);
 }

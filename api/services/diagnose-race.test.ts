@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { eq } from "drizzle-orm";
+import { agentCommands, auditLog, hosts } from "../../db/schema.ts";
+import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
+import { memberAccess } from "../../scripts/testing/auth.ts";
+import {
+  openServerTestDatabase,
+  TEST_DATABASE_URL,
+  type TestDatabase,
+} from "../../scripts/testing/db.ts";
+import { addTestMember, setupAcme } from "../../scripts/testing/members.ts";
+import { IN_CI } from "../../scripts/testing/tools.ts";
+import { waitFor } from "../../scripts/testing/wait.ts";
+import type { Access } from "../auth/route-access.ts";
+import type { AuditContext } from "./audit.ts";
+import { createHost } from "./host-enrolment.ts";
+import { diagnoseHost } from "./hosts.ts";
+
+// A diagnose is one statement that checks the host is live and writes the command: a revocation
+// that commits between that check and the write would leave a command no agent will ever run.
+// Holding the host row the way revokeHost does needs a second connection, which the embedded
+// database does not have: this runs on the suite's server, or on CADDIS_TEST_POSTGRES_URL during
+// the embedded pass (.ci/run sets it).
+const SERVER_URL = TEST_DATABASE_URL ?? process.env.CADDIS_TEST_POSTGRES_URL;
+const NAME = "a diagnose racing a revocation";
+if (!SERVER_URL) {
+  const reason = `${NAME} needs a PostgreSQL server: set DATABASE_URL or CADDIS_TEST_POSTGRES_URL`;
+  if (IN_CI) {
+    test(NAME, () => {
+      throw new Error(`${reason} (CI=true turns this skip into a failure)`);
+    });
+  } else console.warn(`skip: ${reason}`);
+}
+
+describe.skipIf(!SERVER_URL)(NAME, () => {
+  let database: TestDatabase;
+  let t: TestApp;
+  let admin: Access;
+  const audit: AuditContext = { actor: { kind: "user", id: "usr_admin" } };
+
+  beforeAll(async () => {
+    database = await openServerTestDatabase(SERVER_URL ?? "");
+    t = await createTestApp({ database });
+    const { acme } = await setupAcme(t);
+    const member = await addTestMember(t, {
+      email: "admin@acme.test",
+      tenantId: acme,
+      roleIds: ["role_admin"],
+    });
+    admin = memberAccess(["hosts.create", "hosts.update"], acme, member.userId);
+  });
+  afterAll(async () => {
+    await t.close();
+    await database.close();
+  });
+
+  test("waits for a revocation in progress, then is refused and writes nothing", async () => {
+    const { host } = await createHost(t.deps, admin, audit, { name: "raced" });
+    const { diagnosed } = await t.deps.database.db.transaction(async (tx) => {
+      // What revokeHost does first: lock the host row, then mark it revoked.
+      await tx.select().from(hosts).where(eq(hosts.id, host.id)).for("update");
+      const diagnosed = diagnoseHost(t.deps, admin, audit, host.id).then(
+        () => "written",
+        (err: { code?: string }) => err.code ?? String(err),
+      );
+      await waitFor("the diagnose to wait on the host's lock", async () => {
+        const [row] = await database.rawSql(
+          `select count(*)::int as n from pg_stat_activity
+            where datname = current_database() and wait_event_type = 'Lock'`,
+        );
+        return row?.n === 1;
+      });
+      await tx.update(hosts).set({ revokedAt: new Date() }).where(eq(hosts.id, host.id));
+      // Wrapped, or the transaction would wait for the diagnose that waits for it.
+      return { diagnosed };
+    });
+    expect(await diagnosed).toBe("not_found");
+    const db = t.deps.database.db;
+    expect(await db.select().from(agentCommands).where(eq(agentCommands.hostId, host.id)))
+      .toEqual([]);
+    expect(await db.select().from(auditLog).where(eq(auditLog.resourceId, host.id)))
+      .not.toContainEqual(expect.objectContaining({ action: "host.diagnose" }));
+  });
+});
