@@ -153,6 +153,35 @@ test("a command the agent never answered is sent again when it reconnects", asyn
   client.close();
 });
 
+test("an acknowledgement and its result sent together end the command with its start time", async () => {
+  const [identity, host] = await enrolled("web-quick");
+  const client = await connectAgent(a.wsUrl, identity);
+  const cmd = await issue(a, host);
+  await client.waitFrame("command");
+  await waitFor(
+    "the command to be marked sent",
+    async () => (await command(cmd.id)).state === "sent",
+  );
+  // Back to back, as a quick command's answers come: the result waits behind the acknowledgement.
+  client.send({ type: "command_ack", commandId: cmd.id });
+  client.send({
+    type: "command_result",
+    commandId: cmd.id,
+    outcome: "succeeded",
+    result: {},
+    error: null,
+    finishedAt: new Date().toISOString(),
+  });
+  await waitFor(
+    "the command to succeed",
+    async () => (await command(cmd.id)).state === "succeeded",
+  );
+  const row = await command(cmd.id);
+  expect(row.startedAt).toBeInstanceOf(Date);
+  expect(row.startedAt?.getTime()).toBeLessThanOrEqual(row.finishedAt?.getTime() ?? 0);
+  client.close();
+});
+
 test("a command issued through one replica is delivered by the replica holding the socket", async () => {
   const [identity, host] = await enrolled("web-4");
   const client = await connectAgent(a.wsUrl, identity, {

@@ -40,6 +40,9 @@ export class AgentConnection {
   private work: Promise<void> = Promise.resolve();
   private challengeTimer: ReturnType<typeof setTimeout> | undefined;
   private outbox: HostOutbox | undefined;
+  // Results received but not yet handled, by command id: an acknowledgement handled while its
+  // command's result already waits behind it needs no write of its own (see handleReport).
+  private readonly resultsWaiting = new Map<string, number>();
 
   constructor(private readonly link: HubLink, private readonly ip: string | undefined) {
     this.lastFrameAt = link.clock();
@@ -80,6 +83,10 @@ export class AgentConnection {
     if (++this.queued > MAX_QUEUED_FRAMES) {
       return this.close(POLICY_VIOLATION, "too many frames in flight");
     }
+    const result = parsed.ok && parsed.frame.type === "command_result"
+      ? parsed.frame.commandId
+      : undefined;
+    if (result !== undefined) this.countResult(result, 1);
     this.work = this.work.then(async () => {
       try {
         await this.handle(parsed);
@@ -87,6 +94,7 @@ export class AgentConnection {
         this.failed(err);
       } finally {
         this.queued--;
+        if (result !== undefined) this.countResult(result, -1);
       }
     });
   }
@@ -137,6 +145,12 @@ export class AgentConnection {
     this.link.release(this);
   }
 
+  private countResult(commandId: string, delta: number): void {
+    const count = (this.resultsWaiting.get(commandId) ?? 0) + delta;
+    if (count > 0) this.resultsWaiting.set(commandId, count);
+    else this.resultsWaiting.delete(commandId);
+  }
+
   private isClosed(): boolean {
     return this.state === "closed";
   }
@@ -175,7 +189,9 @@ export class AgentConnection {
         if (this.state !== "ready" || !this.host || !this.outbox) {
           return this.unexpected(frame.type);
         }
-        return await handleReport(this.link.deps, this.host, this.outbox, frame);
+        return await handleReport(this.link.deps, this.host, this.outbox, frame, {
+          resultWaiting: (commandId) => this.resultsWaiting.has(commandId),
+        });
     }
   }
 

@@ -16,16 +16,25 @@ export type ReportFrame = Extract<
   { type: "observed_state" | "command_ack" | "command_result" | "command_rejected" | "metrics" }
 >;
 
+/** What the socket knows of frames received after the one being handled. */
+export interface LaterFrames {
+  /** Whether this command's result has arrived and waits to be handled. */
+  resultWaiting(commandId: string): boolean;
+}
+
 /**
  * Stores one report. Command answers first wait for a delivery in progress, so a command is
  * marked `sent` before its acknowledgement marks it `running`; after a command ends, the next
- * one for its site may go out, if the host has one.
+ * one for its site may go out, if the host has one. An acknowledgement whose result already
+ * arrived writes nothing: the result ends the command and sets its start time in one write, which
+ * for a quick command (a diagnose) saves a statement.
  */
 export async function handleReport(
   deps: AppDeps,
   host: HostRef,
   outbox: HostOutbox,
   frame: ReportFrame,
+  later: LaterFrames,
 ): Promise<void> {
   // What the agent would send again after a crash is written without waiting for the disk.
   const db = deps.database.relaxedDb;
@@ -37,6 +46,9 @@ export async function handleReport(
       return await recordMetrics(deps, host, frame.sample);
     case "command_ack":
       await outbox.idle();
+      // Frames that came in with this one (in the same read) are received by the next turn.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (later.resultWaiting(frame.commandId)) return;
       return await markCommandRunning(db, host.id, frame.commandId, deps.now());
     case "command_result": {
       await outbox.idle();

@@ -56,9 +56,10 @@ interface EndedRow {
 
 const json = (value: unknown) => (value === null ? null : JSON.stringify(value));
 
-// One statement ends the command, stores a diagnose's facts and announces the end; its snapshot
-// is taken before the update, so this command still counts as open in it. The notice CTE runs
-// because the final select reads it, and goes out only if the statement commits. With
+// One statement ends the command, stores a diagnose's facts and announces the end; it sets the
+// start time too when the acknowledgement wrote none (its result came right behind it). Its
+// snapshot is taken before the update, so this command still counts as open in it. The notice CTE
+// runs because the final select reads it, and goes out only if the statement commits. With
 // `successOnly`, a host.diagnose whose result does not parse is left alone (it fails, audited).
 function endStatement(
   host: HostRef,
@@ -76,6 +77,7 @@ function endStatement(
       state = case when ${malformed} then 'failed' else ${frame.outcome} end,
       error = case when ${malformed} then ${problem} else ${error} end,
       result = ${json(result)}::jsonb,
+      started_at = coalesce(started_at, ${now}::timestamptz),
       finished_at = ${now}::timestamptz
     where id = ${frame.commandId} and host_id = ${host.id} and ${OPEN_STATE_SQL}
       ${successOnly ? sql`and not (${malformed})` : sql``}
