@@ -15,7 +15,7 @@ import type { HostRef } from "../services/agent-commands.ts";
 import { admitAgent, type AuthFrame } from "./agent-auth.ts";
 import type { HelloFrame } from "../services/agent-sessions.ts";
 import { greetAgent, markOnline } from "./agent-hello.ts";
-import { handleReport } from "./agent-reports.ts";
+import { handleReport, type SocketMemory } from "./agent-reports.ts";
 import type { ConnectionState, HubLink } from "./hub-link.ts";
 import { createHostOutbox, type HostOutbox } from "./host-outbox.ts";
 
@@ -43,6 +43,9 @@ export class AgentConnection {
   // Results received but not yet handled, by command id: an acknowledgement handled while its
   // command's result already waits behind it needs no write of its own (see handleReport).
   private readonly resultsWaiting = new Map<string, number>();
+  private readonly memory: SocketMemory = {
+    resultWaiting: (commandId) => this.resultsWaiting.has(commandId),
+  };
 
   constructor(private readonly link: HubLink, private readonly ip: string | undefined) {
     this.lastFrameAt = link.clock();
@@ -189,9 +192,7 @@ export class AgentConnection {
         if (this.state !== "ready" || !this.host || !this.outbox) {
           return this.unexpected(frame.type);
         }
-        return await handleReport(this.link.deps, this.host, this.outbox, frame, {
-          resultWaiting: (commandId) => this.resultsWaiting.has(commandId),
-        });
+        return await handleReport(this.link.deps, this.host, this.outbox, frame, this.memory);
     }
   }
 

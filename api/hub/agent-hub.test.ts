@@ -5,13 +5,14 @@ import { eq } from "drizzle-orm";
 import { AGENT_SOCKET_PATH } from "../../agent/protocol/enrolment.ts";
 import { TOOL_NAMES, type ToolInventory } from "../../agent/protocol/host-report.ts";
 import { CLOSE } from "../../agent/protocol/version.ts";
-import { hosts } from "../../db/schema.ts";
+import { hostMetrics, hosts } from "../../db/schema.ts";
 import { type AgentServer, startAgentServer } from "../../scripts/testing/agent-server.ts";
 import { createTestApp } from "../../scripts/testing/app.ts";
 import { addTestTenant } from "../../scripts/testing/members.ts";
 import {
   connectAgent,
   insertEnrolledHost,
+  type ProtocolClient,
   sampleFacts,
 } from "../../scripts/testing/protocol-client.ts";
 import { waitFor } from "../../scripts/testing/wait.ts";
@@ -103,6 +104,62 @@ test("observed state is stored with its revision, facts and inventory", async ()
   expect(client.frames.some((f) => f.type === "error")).toBe(false);
   client.close();
 });
+
+test("a repeated observed state is stored once per socket; a changed one is stored", async () => {
+  const identity = await insertEnrolledHost(deps().database.db, tenantId, "web-repeat");
+  const inventory = Object.fromEntries(
+    TOOL_NAMES.map((n) => [n, { present: false, path: null, version: null }]),
+  ) as ToolInventory;
+  const report = (client: ProtocolClient, second: number, hostname: string) =>
+    client.send({
+      type: "observed_state",
+      observed: {
+        revision: 1,
+        observedAt: `2030-01-01T00:00:0${second}.000Z`,
+        facts: { ...sampleFacts(), hostname },
+        inventory,
+        sections: {},
+      },
+    });
+  const storedSecond = async () =>
+    (await hostRow(identity.hostId)).observedAt?.getUTCSeconds() ?? null;
+  const metricRows = async () =>
+    (await deps().database.db.select().from(hostMetrics)
+      .where(eq(hostMetrics.hostId, identity.hostId))).length;
+
+  const first = await connectAgent(server.wsUrl, identity);
+  report(first, 1, "same");
+  await waitFor("the first report", async () => (await storedSecond()) === 1);
+  report(first, 2, "same");
+  // Frames are handled in order: once this sample is stored, the repeat before it was handled.
+  first.send({ type: "metrics", sample: sample() });
+  await waitFor("the sample after the repeat", async () => (await metricRows()) === 1);
+  expect(await storedSecond()).toBe(1);
+  report(first, 3, "changed");
+  await waitFor("the changed report", async () => (await storedSecond()) === 3);
+  expect((await hostRow(identity.hostId)).facts).toMatchObject({ hostname: "changed" });
+  first.close();
+  await first.closed;
+  // A new socket remembers nothing: its first report is stored, though it repeats the last one.
+  const second = await connectAgent(server.wsUrl, identity);
+  report(second, 4, "changed");
+  await waitFor("the new socket's report", async () => (await storedSecond()) === 4);
+  second.close();
+});
+
+function sample() {
+  return {
+    at: new Date().toISOString(),
+    cpuPercent: 1,
+    load1: 0.1,
+    load5: 0.1,
+    load15: 0.1,
+    memoryUsedBytes: 1,
+    memoryTotalBytes: 2,
+    diskUsedBytes: 1,
+    diskTotalBytes: 2,
+  };
+}
 
 test("an agent that keeps talking stays; a silent one is closed and marked disconnected", async () => {
   const talker = await connectAgent(

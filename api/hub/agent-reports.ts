@@ -16,10 +16,12 @@ export type ReportFrame = Extract<
   { type: "observed_state" | "command_ack" | "command_result" | "command_rejected" | "metrics" }
 >;
 
-/** What the socket knows of frames received after the one being handled. */
-export interface LaterFrames {
+/** What the socket keeps between frames. */
+export interface SocketMemory {
   /** Whether this command's result has arrived and waits to be handled. */
   resultWaiting(commandId: string): boolean;
+  /** The last observed state stored from this socket, as JSON without its time. */
+  lastObserved?: string;
 }
 
 /**
@@ -27,28 +29,36 @@ export interface LaterFrames {
  * marked `sent` before its acknowledgement marks it `running`; after a command ends, the next
  * one for its site may go out, if the host has one. An acknowledgement whose result already
  * arrived writes nothing: the result ends the command and sets its start time in one write, which
- * for a quick command (a diagnose) saves a statement.
+ * for a quick command (a diagnose) saves a statement. An observed state the socket stored already
+ * (its time aside) is not written again.
  */
 export async function handleReport(
   deps: AppDeps,
   host: HostRef,
   outbox: HostOutbox,
   frame: ReportFrame,
-  later: LaterFrames,
+  memory: SocketMemory,
 ): Promise<void> {
   // What the agent would send again after a crash is written without waiting for the disk.
   const db = deps.database.relaxedDb;
   switch (frame.type) {
-    case "observed_state":
-      await recordObservedState(db, host.id, frame.observed);
+    case "observed_state": {
+      // The agent reports after every reconcile and diagnose, mostly what it reported last time.
+      const { observedAt: _, ...content } = frame.observed;
+      const observed = JSON.stringify(content);
+      if (observed !== memory.lastObserved) {
+        await recordObservedState(db, host.id, frame.observed);
+        memory.lastObserved = observed;
+      }
       return await recordSiteStatuses(deps, host, frame.observed.sites ?? []);
+    }
     case "metrics":
       return await recordMetrics(deps, host, frame.sample);
     case "command_ack":
       await outbox.idle();
       // Frames that came in with this one (in the same read) are received by the next turn.
       await new Promise((resolve) => setImmediate(resolve));
-      if (later.resultWaiting(frame.commandId)) return;
+      if (memory.resultWaiting(frame.commandId)) return;
       return await markCommandRunning(db, host.id, frame.commandId, deps.now());
     case "command_result": {
       await outbox.idle();

@@ -29,6 +29,10 @@ export interface HostView {
   inventory: ToolInventory | null;
   desiredRevision: number;
   observedRevision: number | null;
+  /**
+   * When the agent reported the observed state shown; later reports that repeat it on the same
+   * connection are not stored again (`lastSeenAt` says the agent is still there).
+   */
   observedAt: string | null;
   drift: boolean;
   /** Per-section convergence from the last observed report. */

@@ -2,6 +2,8 @@
 // server, with no embedded agent and budgets no run reaches, set up with a tenant admin and
 // `hosts` enrolled hosts written into its database beforehand.
 import { join } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import postgres from "postgres";
 import { toBase64Url } from "../../agent/protocol/encoding.ts";
 import { privateKeyFromSeed, publicKeyOf } from "../../agent/protocol/signing.ts";
 import { type Database, openDatabase } from "../../db/client.ts";
@@ -100,16 +102,24 @@ export async function startAgentApi(
   if (!me.ok) throw new Error(`GET /auth/me: ${me.status} ${await me.text()}`);
   const { activeTenantId } = (await me.json()) as { activeTenantId: string };
 
+  // A database that grew to this many hosts over months has statistics on them; one filled a
+  // moment ago has none until autovacuum gets to it, and plans its queries as if for an empty
+  // table (such as the host lookups scanning an index of every host of the tenant).
+  const analyze = "analyze hosts";
   let database: Database | undefined;
   let hostIds: string[];
   if (databaseUrl) {
     database = await openDatabase({ url: databaseUrl });
     hostIds = await insertBenchHosts(database, activeTenantId, hosts.publicKey, hosts.count);
+    const admin = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+    await admin.unsafe(analyze).finally(() => admin.end());
   } else {
     await server.stop();
-    const embedded = await openDatabase({ dataDir: join(dataDir, "pglite") });
+    const pglite = new PGlite(join(dataDir, "pglite"));
+    const embedded = await openDatabase({ pglite });
     try {
       hostIds = await insertBenchHosts(embedded, activeTenantId, hosts.publicKey, hosts.count);
+      await pglite.exec(analyze);
     } finally {
       await embedded.close();
     }
