@@ -17,7 +17,12 @@ import type { HelloFrame } from "../services/agent-sessions.ts";
 import { greetAgent, markOnline } from "./agent-hello.ts";
 import { handleReport, type SocketMemory } from "./agent-reports.ts";
 import type { ConnectionState, HubLink } from "./hub-link.ts";
-import { createHostOutbox, type HostOutbox } from "./host-outbox.ts";
+import {
+  createHostOutbox,
+  type DeliveryRequest,
+  type DirectDelivery,
+  type HostOutbox,
+} from "./host-outbox.ts";
 
 // RFC 6455 codes for closes the protocol's own list does not cover.
 const POLICY_VIOLATION = 1008;
@@ -121,8 +126,13 @@ export class AgentConnection {
   }
 
   /** Sends desired state and/or commands, if the agent has said hello. */
-  deliver(what: { desired?: boolean; commands?: boolean }): void {
+  deliver(what: DeliveryRequest): void {
     if (this.state === "ready") void this.outbox?.request(what);
+  }
+
+  /** Reserves a command about to be written for a direct send (see HostOutbox.reserve). */
+  reserve(commandId: string): DirectDelivery | undefined {
+    return this.state === "ready" ? this.outbox?.reserve(commandId) : undefined;
   }
 
   /** Closes the socket, after an `error` frame saying why when one is given. */

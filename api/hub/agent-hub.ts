@@ -9,6 +9,7 @@ import { markDisconnected, releaseReplica, touchLastSeen } from "../services/age
 import { type HostEvent, listenHostEvents, revokedHostIds } from "../services/host-events.ts";
 import { AgentConnection } from "./agent-connection.ts";
 import { REVOKED } from "./agent-hello.ts";
+import type { DirectDelivery } from "./host-outbox.ts";
 import type { HubLink, HubTiming } from "./hub-link.ts";
 
 // RFC 6455: the server is going away (shutting down), or cannot take the socket yet.
@@ -23,6 +24,11 @@ export interface AgentHub {
   stop(): Promise<void>;
   /** Whether this replica holds an authenticated socket for the host. */
   isConnected(hostId: string): boolean;
+  /**
+   * Reserves a command about to be written for the host's socket here, so it goes out as soon as
+   * its statement commits; undefined when this replica holds no ready socket for the host.
+   */
+  reserveDelivery(hostId: string, commandId: string): DirectDelivery | undefined;
   /** How many hosts have an authenticated socket here. */
   connectedCount(): number;
   /** The event handlers of one new socket; `ip` is the caller's address, for the audit. */
@@ -102,7 +108,7 @@ export function createAgentHub(getDeps: () => AppDeps, options: AgentHubOptions 
     if (event.event === "revoked") {
       conn.close(REVOKED.close, REVOKED.reason, REVOKED.error);
     } else if (event.event === "commands") {
-      conn.deliver({ commands: true });
+      conn.deliver({ commands: true, commandId: event.commandId });
     } else if (event.event === "desired_state") {
       conn.deliver({ desired: true });
     }
@@ -193,6 +199,7 @@ export function createAgentHub(getDeps: () => AppDeps, options: AgentHubOptions 
       }
     },
     isConnected: (hostId) => byHost.has(hostId),
+    reserveDelivery: (hostId, commandId) => byHost.get(hostId)?.reserve(commandId),
     connectedCount: () => byHost.size,
     accept(peer) {
       const conn = new AgentConnection(link, peer.ip);

@@ -10,12 +10,33 @@ import { desiredStateFor } from "../services/desired-state.ts";
 export interface DeliveryRequest {
   desired?: boolean;
   commands?: boolean;
+  /**
+   * The command whose NOTIFY asked for this pass: none is needed when it went out on this socket
+   * already, or is about to (see `reserve`).
+   */
+  commandId?: string;
+}
+
+/** A command being written for a direct send on this socket, reserved before its statement runs. */
+export interface DirectDelivery {
+  /**
+   * The statement committed: `sent` says whether it marked the command sent for this socket
+   * (then the frame goes now), or left it queued (then a pass delivers it the usual way).
+   * Null when the statement failed: no command exists.
+   */
+  written(outcome: { sent: boolean; frame: { body: string; signature: string } } | null): void;
 }
 
 /** The serialised sender of one socket's desired state and commands. */
 export interface HostOutbox {
   /** Asks for a pass; resolves when the pass that covers this request has finished. */
   request(what: DeliveryRequest): Promise<void>;
+  /**
+   * Reserves a command about to be written for this socket, so it can go out the moment its
+   * statement commits instead of waiting for its NOTIFY and a pass; undefined while the socket
+   * has not had its first desired state (commands go after it) or is closed.
+   */
+  reserve(commandId: string): DirectDelivery | undefined;
   /** Resolves when no pass is running (answers wait for it, so `sent` is written before `running`). */
   idle(): Promise<void>;
   /** How many command passes have started: two readings tell whether one ran in between. */
@@ -40,15 +61,16 @@ export function createHostOutbox(
   let stopped = false;
   let running: Promise<void> | undefined;
   let commandPasses = 0;
-  // Commands written to this socket; a NOTIFY for another command must not re-send these while
-  // the agent works on them (a reconnect re-sends every open one).
+  let desiredSent = false;
+  // Commands written to this socket, or reserved to be: a pass neither marks nor sends these again
+  // while the agent works on them (a reconnect re-sends every open one).
   const sentHere = new Set<string>();
   // A head that may not run yet is sent when its time comes, even if nothing else happens.
   let wake: ReturnType<typeof setTimeout> | undefined;
 
   const sendDesired = async () => {
     const state = await desiredStateFor(deps, hostId);
-    send({ type: "desired_state", state });
+    if (send({ type: "desired_state", state })) desiredSent = true;
   };
 
   const sendCommands = async () => {
@@ -93,10 +115,29 @@ export function createHostOutbox(
 
   const outbox: HostOutbox = {
     request(what) {
+      // Its NOTIFY comes after the command went out here: nothing is left for a pass to do.
+      const covered = what.commandId !== undefined && sentHere.has(what.commandId);
       if (what.desired) wantDesired = true;
-      if (what.commands) wantCommands = true;
+      if (what.commands && !covered) wantCommands = true;
       running ??= drain();
       return running;
+    },
+    reserve(commandId) {
+      if (stopped || !desiredSent) return undefined;
+      sentHere.add(commandId);
+      return {
+        written(outcome) {
+          if (outcome?.sent) {
+            // Stays `sent` if the socket closed meanwhile: the reconnect sends it again.
+            if (!stopped) send({ type: "command", ...outcome.frame });
+            return;
+          }
+          sentHere.delete(commandId);
+          // Queued (another command of its site runs first, or the host's socket is now another
+          // replica's), its NOTIFY may have been passed over while reserved: a pass looks.
+          if (outcome) void outbox.request({ commands: true });
+        },
+      };
     },
     idle: () => running ?? Promise.resolve(),
     commandPasses: () => commandPasses,

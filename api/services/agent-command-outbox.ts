@@ -1,109 +1,16 @@
-// Writing a command into the outbox: its payload checked against its kind, its body signed, and
-// the one statement that supersedes, inserts and announces it, either in the transaction of the
-// change that caused it or, for a command that is the whole change, audited in that statement.
+// Writing a signed command into the outbox: the one statement that supersedes, inserts and
+// announces it, either in the transaction of the change that caused it or, for a command that is
+// the whole change, audited in that statement and handed to the host's socket when this replica
+// holds it.
 import { type SQL, sql } from "drizzle-orm";
-import { COMMAND_SPECS, CommandKind } from "../../agent/protocol/commands.ts";
 import type { Db } from "../../db/client.ts";
-import { newId } from "../../db/ids.ts";
 import { rowsOf } from "../../db/migrate.ts";
 import { agentCommands, auditLog, hosts } from "../../db/schema.ts";
 import type { AppDeps } from "../deps.ts";
-import { AppError } from "../errors.ts";
-import type { CommandView, EnqueueCommandInput } from "./agent-commands.ts";
+import type { SignedCommand } from "./agent-command-signing.ts";
 import { appendedRow, type AuditAppend, type AuditRow } from "./audit.ts";
 import { HOST_EVENTS_CHANNEL } from "./host-events.ts";
 import { hostNotFound } from "./host-view.ts";
-
-// The `command` frame carries the body as a string of at most this many characters.
-const MAX_BODY_CHARS = 512 * 1024;
-
-/** A command ready to be written: checked, timed and signed, with no row yet. */
-export interface SignedCommand {
-  id: string;
-  hostId: string;
-  siteId: string | null;
-  kind: string;
-  payload: Record<string, unknown>;
-  issuedBy: string | null;
-  /** Whether it replaces older queued commands of its kind for the same host and site. */
-  supersedes: boolean;
-  createdAt: Date;
-  notBefore: Date;
-  expiresAt: Date;
-  body: string;
-  signature: string;
-}
-
-// The payload as the kind's spec parses it, and how long the command stays deliverable.
-function checkedCommand(input: Omit<EnqueueCommandInput, "host">) {
-  if (!CommandKind.safeParse(input.kind).success) {
-    throw new AppError("invalid_input", `"${input.kind}" is not a valid command kind`);
-  }
-  const spec = COMMAND_SPECS[input.kind];
-  const ttlMs = input.ttlMs ?? spec?.ttlMs;
-  if (ttlMs === undefined) {
-    throw new AppError("invalid_input", `Unknown command kind "${input.kind}"`);
-  }
-  if (!Number.isFinite(ttlMs) || ttlMs <= 0) {
-    throw new AppError("invalid_input", `A command's lifetime must be positive, not ${ttlMs} ms`);
-  }
-  if (!spec) return { payload: input.payload, ttlMs, supersedes: false };
-  const parsed = spec.payload.safeParse(input.payload);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue?.path.length ? `payload.${issue.path.join(".")}` : "payload";
-    throw new AppError(
-      "invalid_input",
-      `Invalid ${where} for command "${input.kind}": ${issue?.message ?? "rejected"}`,
-    );
-  }
-  return { payload: parsed.data, ttlMs, supersedes: spec.supersedes };
-}
-
-/** Checks the payload against its kind and signs the body the agent will verify. */
-export async function signCommand(
-  deps: AppDeps,
-  hostId: string,
-  input: Omit<EnqueueCommandInput, "host">,
-): Promise<SignedCommand> {
-  const { payload, ttlMs, supersedes } = checkedCommand(input);
-  const now = deps.now();
-  const notBefore = input.notBefore ?? now;
-  // The lifetime counts from when the command may first run, not from when it was written.
-  const expiresAt = new Date(Math.max(now.getTime(), notBefore.getTime()) + ttlMs);
-  const id = newId("cmd");
-  const { body, signature } = await deps.commandSigner.sign({
-    id,
-    hostId,
-    siteId: input.siteId,
-    kind: input.kind,
-    payload,
-    issuedAt: now.toISOString(),
-    notBefore: notBefore.toISOString(),
-    expiresAt: expiresAt.toISOString(),
-  });
-  // An oversized body could never be delivered: refuse it now rather than let it expire unseen.
-  if (body.length > MAX_BODY_CHARS) {
-    throw new AppError(
-      "payload_too_large",
-      `Command "${input.kind}" is ${body.length} characters long; the limit is ${MAX_BODY_CHARS}`,
-    );
-  }
-  return {
-    id,
-    hostId,
-    siteId: input.siteId,
-    kind: input.kind,
-    payload,
-    issuedBy: input.issuedBy,
-    supersedes,
-    createdAt: now,
-    notBefore,
-    expiresAt,
-    body,
-    signature,
-  };
-}
 
 /** Where the statement finds the command's host. */
 export type HostSource =
@@ -112,28 +19,60 @@ export type HostSource =
   /** The tenant's live host, locked like getLiveHostRefOrThrow does; missing, nothing is written. */
   | { live: { id: string; tenantId: string } };
 
+/** What the statement may do besides writing the command. */
+export interface OutboxOptions {
+  /** Appended to the audit chain in the same statement. */
+  audit?: AuditAppend;
+  /**
+   * This replica, which holds a ready socket for the host: when the database agrees and the
+   * command may run now (no other open command of its site comes first), it is written `sent`,
+   * for the caller to hand to that socket once this commits.
+   */
+  directFor?: string;
+}
+
+// Only by the primary key, then checked: a generic plan made while the table was small could
+// otherwise walk the tenant's name index past every host of the tenant.
 function hostCte(source: HostSource): SQL {
   if ("known" in source) {
-    return sql`select ${source.known.id}::text as id, ${source.known.tenantId}::text as tenant_id`;
+    return sql`select ${source.known.id}::text as id, ${source.known.tenantId}::text as tenant_id,
+      null::text as connected_replica`;
   }
   const { id, tenantId } = source.live;
-  return sql`select id, tenant_id from ${hosts}
-    where id = ${id} and tenant_id = ${tenantId} and revoked_at is null for key share`;
+  return sql`select id, tenant_id, connected_replica from (
+      select id, tenant_id, revoked_at, connected_replica from ${hosts} where id = ${id}
+      for key share
+    ) as locked
+    where tenant_id = ${tenantId} and revoked_at is null`;
 }
 
 /**
  * One statement, since every command passes here: it ends the older queued commands this one
- * replaces, inserts it, queues the notices (sent only if it commits) that wake the replica
- * holding the host's socket and tell waiters the replaced ones ended, and appends `audit` when
- * given. Everything else on the new row is known already, so only its `seq` (and the audit row's
- * chain fields) come back; no row comes back when the host was not found.
+ * replaces, inserts it (as `sent` when `directFor` allows), queues the notices (sent only if it
+ * commits) that wake the replica holding the host's socket and tell waiters the replaced ones
+ * ended, and appends the audit row when given. Everything else on the new row is known already,
+ * so only its `seq`, whether it went direct, and the audit row's chain fields come back; no row
+ * comes back when the host was not found.
  */
-export function outboxStatement(command: SignedCommand, host: HostSource, audit?: AuditAppend) {
+export function outboxStatement(
+  command: SignedCommand,
+  host: HostSource,
+  options: OutboxOptions = {},
+): SQL {
   const at = (date: Date) => sql`${date.toISOString()}::timestamptz`;
   const sameSite = command.siteId === null
     ? sql`site_id is null`
     : sql`site_id = ${command.siteId}`;
-  const wake = JSON.stringify({ event: "commands", hostId: command.hostId });
+  const { audit, directFor } = options;
+  const mayRunNow = command.notBefore.getTime() <= command.createdAt.getTime();
+  // CTEs share one snapshot: the commands `replaced` ends still look queued to `direct`.
+  const direct = directFor !== undefined && mayRunNow
+    ? sql`host.connected_replica = ${directFor} and not exists (
+        select 1 from ${agentCommands}
+        where host_id = host.id and ${sameSite} and state in ('queued', 'sent', 'running')
+          and id not in (select id from replaced))`
+    : sql`false`;
+  const wake = JSON.stringify({ event: "commands", hostId: command.hostId, commandId: command.id });
   return sql`with host as (${hostCte(host)}), replaced as (
       update ${agentCommands} set state = 'superseded', finished_at = ${at(command.createdAt)},
         error = ${`superseded by ${command.id}`}
@@ -141,15 +80,20 @@ export function outboxStatement(command: SignedCommand, host: HostSource, audit?
         and host_id = (select id from host) and ${sameSite}
         and kind = ${command.kind} and state = 'queued'
       returning id
+    ), direct as (
+      select ${direct} as sent from host
     ), inserted as (
       insert into ${agentCommands} (id, host_id, tenant_id, site_id, kind, payload, body,
-        signature, issued_by, created_at, not_before, expires_at)
+        signature, issued_by, created_at, not_before, expires_at, state, sent_at, deliveries)
       select ${command.id}, host.id, host.tenant_id, ${command.siteId}, ${command.kind},
         ${JSON.stringify(command.payload)}::jsonb, ${command.body}, ${command.signature},
         ${command.issuedBy}, ${at(command.createdAt)}, ${at(command.notBefore)},
-        ${at(command.expiresAt)}
-      from host
-      returning seq
+        ${at(command.expiresAt)},
+        case when direct.sent then 'sent' else 'queued' end,
+        case when direct.sent then ${at(command.createdAt)} end,
+        case when direct.sent then 1 else 0 end
+      from host, direct
+      returning seq, state
     ), notices as (
       select pg_notify(${HOST_EVENTS_CHANNEL}, json_build_object('event', 'command_done',
         'hostId', ${command.hostId}::text, 'commandId', id)::text) from replaced
@@ -160,31 +104,43 @@ export function outboxStatement(command: SignedCommand, host: HostSource, audit?
     audit ? sql`${audit.call} as appended from inserted` : sql`null::${auditLog} as appended`
   }
     )
-    select inserted.seq as command_seq, (select count(*) from notices) as notices,
-      (audited.appended).seq, (audited.appended).occurred_at, (audited.appended).prev_hash, (audited.appended).hash
+    select inserted.seq as command_seq, inserted.state = 'sent' as direct,
+      (select count(*) from notices) as notices, (audited.appended).seq,
+      (audited.appended).occurred_at, (audited.appended).prev_hash, (audited.appended).hash
     from inserted left join audited on true`;
 }
 
 interface OutboxRow {
   command_seq: string | number;
+  direct: boolean;
   seq: string | number | null;
   occurred_at: string | Date | null;
   prev_hash: string | null;
   hash: string | null;
 }
 
-/** Runs `outboxStatement` on `db`: the new command's `seq` and the audit row, if one was given. */
+/** What writing a command came to. */
+export interface WrittenCommand {
+  seq: number;
+  /** Written `sent`, for the socket of `directFor`. */
+  direct: boolean;
+  /** The audit row, when one was given. */
+  audited: AuditRow | null;
+}
+
+/** Runs `outboxStatement` on `db`. */
 export async function writeCommand(
   db: Db,
   command: SignedCommand,
   host: HostSource,
-  audit?: AuditAppend,
-): Promise<{ seq: number; audited: AuditRow | null }> {
-  const [row] = rowsOf<OutboxRow>(await db.execute(outboxStatement(command, host, audit)));
+  options: OutboxOptions = {},
+): Promise<WrittenCommand> {
+  const [row] = rowsOf<OutboxRow>(await db.execute(outboxStatement(command, host, options)));
   if (!row) {
     if ("live" in host) throw hostNotFound();
     throw new Error("agent command insert returned no row");
   }
+  const { audit } = options;
   const audited = audit && row.seq !== null && row.occurred_at !== null && row.prev_hash !== null &&
       row.hash !== null
     ? appendedRow(audit, {
@@ -195,28 +151,31 @@ export async function writeCommand(
     })
     : null;
   if (audit && !audited) throw new Error("agent command audit returned no row");
-  return { seq: Number(row.command_seq), audited };
+  return { seq: Number(row.command_seq), direct: row.direct, audited };
 }
 
-/** The view of a command just written. */
-export function newCommandView(command: SignedCommand, seq: number): CommandView {
-  return {
-    id: command.id,
-    seq,
-    hostId: command.hostId,
-    siteId: command.siteId,
-    kind: command.kind,
-    payload: command.payload,
-    state: "queued",
-    createdAt: command.createdAt.toISOString(),
-    notBefore: command.notBefore.toISOString(),
-    expiresAt: command.expiresAt.toISOString(),
-    sentAt: null,
-    startedAt: null,
-    finishedAt: null,
-    deliveries: 0,
-    result: null,
-    error: null,
-    issuedBy: command.issuedBy,
-  };
+/**
+ * Writes a command that is the whole change (a diagnose, say) in one autocommit statement with
+ * its audit row, so the audit chain's lock is held for no round trip to this process. When this
+ * replica holds the host's socket the command goes out as soon as it commits, rather than after
+ * its NOTIFY comes back and a delivery pass reads it again.
+ */
+export async function issueCommand(
+  deps: AppDeps,
+  command: SignedCommand,
+  host: { live: { id: string; tenantId: string } },
+  audit: AuditAppend,
+): Promise<WrittenCommand> {
+  const delivery = deps.agentHub.reserveDelivery(host.live.id, command.id);
+  let written: WrittenCommand | undefined;
+  try {
+    written = await writeCommand(deps.database.db, command, host, {
+      audit,
+      directFor: delivery ? deps.replicaId : undefined,
+    });
+    return written;
+  } finally {
+    const frame = { body: command.body, signature: command.signature };
+    delivery?.written(written ? { sent: written.direct, frame } : null);
+  }
 }

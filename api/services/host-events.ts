@@ -10,8 +10,8 @@ import { hosts } from "../../db/schema.ts";
 export const HOST_EVENTS_CHANNEL = "caddis_host_events";
 
 const HostEvent = z.discriminatedUnion("event", [
-  /** New or changed commands are waiting for the host. */
-  z.object({ event: z.literal("commands"), hostId: z.string() }),
+  /** New or changed commands are waiting for the host; `commandId` names a new one. */
+  z.object({ event: z.literal("commands"), hostId: z.string(), commandId: z.string().optional() }),
   /** The host's desired state changed (a new revision). */
   z.object({ event: z.literal("desired_state"), hostId: z.string() }),
   /** The host was revoked: close its socket now. */

@@ -4,7 +4,8 @@ import { and, asc, eq, isNull } from "drizzle-orm";
 import { hosts } from "../../db/schema.ts";
 import { type Access, requirePermission } from "../auth/route-access.ts";
 import type { AppDeps } from "../deps.ts";
-import { newCommandView, signCommand, writeCommand } from "./agent-command-outbox.ts";
+import { issueCommand } from "./agent-command-outbox.ts";
+import { newCommandView, signCommand } from "./agent-command-signing.ts";
 import { cancelOpenCommands, type CommandView } from "./agent-commands.ts";
 import { auditAppend, type AuditContext, recordAudit } from "./audit.ts";
 import { notifyHostEvent } from "./host-events.ts";
@@ -74,9 +75,6 @@ export async function diagnoseHost(
     payload: {},
     issuedBy: access.auth.userId,
   });
-  // The command is the whole change: one statement writes it and its audit row and commits, so
-  // the audit chain's lock is held for no round trip to this process (diagnose is the hot path of
-  // the command bench). The host is locked in it the way getLiveHostRefOrThrow locks it.
   const audited = auditAppend({ ...audit, tenantId: access.tenantId }, {
     action: "host.diagnose",
     resourceType: "host",
@@ -85,6 +83,6 @@ export async function diagnoseHost(
     details: { commandId: command.id },
   });
   const live = { id: hostId, tenantId: access.tenantId };
-  const { seq } = await writeCommand(deps.database.db, command, { live }, audited);
-  return newCommandView(command, seq);
+  const { seq, direct } = await issueCommand(deps, command, { live }, audited);
+  return newCommandView(command, seq, direct);
 }
