@@ -34,7 +34,8 @@ export interface HostOutbox {
   /**
    * Reserves a command about to be written for this socket, so it can go out the moment its
    * statement commits instead of waiting for its NOTIFY and a pass; undefined while the socket
-   * has not had its first desired state (commands go after it) or is closed.
+   * has not had its first desired state (commands go after it), while a pass runs, or once it
+   * is closed.
    */
   reserve(commandId: string): DirectDelivery | undefined;
   /** Resolves when no pass is running (answers wait for it, so `sent` is written before `running`). */
@@ -123,7 +124,9 @@ export function createHostOutbox(
       return running;
     },
     reserve(commandId) {
-      if (stopped || !desiredSent) return undefined;
+      // A pass already running read which commands this socket carries before this one existed:
+      // it could count a delivery of it too. The command takes the usual way then.
+      if (stopped || !desiredSent || running) return undefined;
       sentHere.add(commandId);
       return {
         written(outcome) {
