@@ -22,12 +22,14 @@ async function serve(env: Record<string, string> = {}) {
   apps.push({ t, server });
   return { t, url };
 }
+// Each app drops its own database on a server, which waits for a checkpoint: past bun's 5 s hook
+// default on a loaded machine.
 afterAll(async () => {
   for (const { t, server } of apps) {
     await server.stop(true);
     await t.close();
   }
-});
+}, 30_000);
 
 let t: TestApp;
 let url: string;
