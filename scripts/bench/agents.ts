@@ -8,6 +8,7 @@ import { count, label, mib, ramp } from "./agent-ramp.ts";
 import type { IdleFigures, TripFigures } from "./agent-report.ts";
 import { type BenchKeys, benchKeys } from "./bench-hosts.ts";
 import { commandRoundTrips } from "./command-load.ts";
+import { cpuPer, cpuSnapshot } from "./cpu-usage.ts";
 import { echoRoundTrips } from "./echo-load.ts";
 import { formatLatency } from "./latency.ts";
 import { openFilesLimit, rssMiB } from "./proc-status.ts";
@@ -106,6 +107,7 @@ async function benchTrips(
   result: AgentBenchResult,
 ): Promise<void> {
   for (const rate of COMMAND_RATES) {
+    const before = await cpuSnapshot(api.server.pid);
     const trips = await commandRoundTrips(
       {
         apiUrl: api.server.url,
@@ -129,6 +131,13 @@ async function benchTrips(
       `${label("")}   split: 202 answer ${formatLatency(trips.accepted)}; command at agent ${
         formatLatency(trips.toAgent)
       }; answer → stored ${formatLatency(trips.stored)}`,
+    );
+    const cpu = cpuPer(before, await cpuSnapshot(api.server.pid), trips.succeeded);
+    const database = api.database ? `, PostgreSQL ${cpu.postgresMs.toFixed(2)} ms` : "";
+    console.log(
+      `${label("")}   CPU per command: API ${cpu.apiMs.toFixed(2)} ms${database}, machine ${
+        cpu.machineMs.toFixed(2)
+      } ms (${Math.round(cpu.busyPercent)}% of all cores busy, load generator and agents included)`,
     );
     if (trips.bad > 0) {
       result.problems.push(`${name} diagnose: ${trips.firstProblem}`);
