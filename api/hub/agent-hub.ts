@@ -41,6 +41,8 @@ export interface AgentHubOptions extends Partial<HubTiming> {
   sweepMs?: number;
   /** How often last_seen_at is written for the hosts heard from since. */
   lastSeenFlushMs?: number;
+  /** A host whose last_seen_at was written this recently is not written again yet. */
+  lastSeenResolutionMs?: number;
 }
 
 /** Builds the hub; `getDeps` is read lazily because the hub itself is one of the deps. */
@@ -53,10 +55,16 @@ export function createAgentHub(getDeps: () => AppDeps, options: AgentHubOptions 
     maxBadFrames: options.maxBadFrames ?? 20,
   };
   const sweepMs = options.sweepMs ?? 1_000;
-  const lastSeenFlushMs = options.lastSeenFlushMs ?? 5_000;
+  // Small batches often: one statement rewriting a thousand wide host rows kept PostgreSQL busy
+  // for 50–80 ms, long enough to show in the command round trip's p99. Heartbeats alone keep
+  // last_seen_at within the peer timeout, so a host busy with commands is not written any oftener.
+  const lastSeenFlushMs = options.lastSeenFlushMs ?? 1_000;
+  const lastSeenResolutionMs = options.lastSeenResolutionMs ?? 10_000;
   const sockets = new Set<AgentConnection>();
   const byHost = new Map<string, AgentConnection>();
   let heardFrom = new Set<string>();
+  // When this replica last wrote each connected host's last_seen_at (clock()).
+  const lastSeenWritten = new Map<string, number>();
   let running = false;
   let starting: Promise<void> | undefined;
   let sweepTimer: ReturnType<typeof setInterval> | undefined;
@@ -85,6 +93,7 @@ export function createAgentHub(getDeps: () => AppDeps, options: AgentHubOptions 
       const hostId = conn.host?.id;
       if (!hostId || byHost.get(hostId) !== conn) return;
       byHost.delete(hostId);
+      lastSeenWritten.delete(hostId);
       // After the frames already received are handled, so a `hello` still being stored cannot
       // mark the host connected again behind this write.
       void conn.settled().then(async () => {
@@ -136,15 +145,22 @@ export function createAgentHub(getDeps: () => AppDeps, options: AgentHubOptions 
     }
   };
 
-  const flushLastSeen = () => {
-    const ids = [...heardFrom];
+  // Writes the hosts heard from since the last flush, but those written within the resolution
+  // (a later frame, at the latest the next heartbeat, writes them); `all` when stopping.
+  const flushLastSeen = (all = false) => {
+    const now = clock();
+    const due = (id: string) =>
+      all || now - (lastSeenWritten.get(id) ?? -Infinity) >= lastSeenResolutionMs;
+    const ids = [...heardFrom].filter(due);
     heardFrom = new Set();
     if (ids.length === 0) return flushing;
     const deps = getDeps();
     // Chained, so a slow write is never overtaken by the next one.
-    flushing = flushing.then(() => touchLastSeen(deps.database.relaxedDb, ids, deps.now())).catch(
-      (err) =>
-        deps.log.error({ err, hosts: ids.length }, "agent hub: could not write last_seen_at"),
+    flushing = flushing.then(async () => {
+      await touchLastSeen(deps.database.relaxedDb, ids, deps.now());
+      for (const id of ids) if (byHost.has(id)) lastSeenWritten.set(id, now);
+    }).catch((err) =>
+      deps.log.error({ err, hosts: ids.length }, "agent hub: could not write last_seen_at")
     );
     return flushing;
   };
@@ -190,7 +206,7 @@ export function createAgentHub(getDeps: () => AppDeps, options: AgentHubOptions 
       const open = [...sockets];
       for (const conn of open) conn.close(GOING_AWAY, "API shutting down");
       await Promise.allSettled(open.map((conn) => conn.settled()));
-      await flushLastSeen();
+      await flushLastSeen(true);
       const deps = getDeps();
       try {
         await releaseReplica(deps.database.db, deps.replicaId);
