@@ -2,27 +2,14 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { openDatabase } from "../db/client.ts";
 import { createTestApp, type TestApp } from "../scripts/testing/app.ts";
-import {
-  openServerTestDatabase,
-  TEST_DATABASE_URL,
-  type TestDatabase,
-} from "../scripts/testing/db.ts";
-import { IN_CI } from "../scripts/testing/tools.ts";
+import { openServerTestDatabase, type TestDatabase } from "../scripts/testing/db.ts";
+import { reportMissingServer, SERVER_URL } from "../scripts/testing/server-only.ts";
 import { startTcpProxy, type TcpProxy } from "../scripts/testing/tcp-proxy.ts";
 import { waitFor } from "../scripts/testing/wait.ts";
 
 // An outage needs a server to lose (the embedded database cannot become unreachable): the suite's
-// server, or CADDIS_TEST_POSTGRES_URL during the embedded pass (.ci/run sets it).
-const SERVER_URL = TEST_DATABASE_URL ?? process.env.CADDIS_TEST_POSTGRES_URL;
-if (!SERVER_URL) {
-  const reason =
-    "outage tests need a PostgreSQL server: set DATABASE_URL or CADDIS_TEST_POSTGRES_URL";
-  if (IN_CI) {
-    test("a PostgreSQL outage", () => {
-      throw new Error(`${reason} (CI=true turns this skip into a failure)`);
-    });
-  } else console.warn(`skip: ${reason}`);
-}
+// server (scripts/testing/server-only.ts).
+reportMissingServer("a PostgreSQL outage");
 
 describe.skipIf(!SERVER_URL)("a PostgreSQL outage", () => {
   let server: TestDatabase;

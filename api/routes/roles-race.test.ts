@@ -3,29 +3,15 @@ import { inArray } from "drizzle-orm";
 import { roles } from "../../db/schema.ts";
 import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
 import { callApi } from "../../scripts/testing/api.ts";
-import {
-  openServerTestDatabase,
-  TEST_DATABASE_URL,
-  type TestDatabase,
-} from "../../scripts/testing/db.ts";
+import { openServerTestDatabase, type TestDatabase } from "../../scripts/testing/db.ts";
 import { addTestMember, setupAcme } from "../../scripts/testing/members.ts";
-import { IN_CI } from "../../scripts/testing/tools.ts";
+import { reportMissingServer, SERVER_URL } from "../../scripts/testing/server-only.ts";
 import { waitFor } from "../../scripts/testing/wait.ts";
 
 // Two role edits that each pass their cycle check before either writes: only the per-tenant lock
 // stops them from building a cycle together. Holding both rows needs a second connection, which
-// the embedded database does not have: this runs on the suite's server, or on
-// CADDIS_TEST_POSTGRES_URL during the embedded pass (.ci/run sets it).
-const SERVER_URL = TEST_DATABASE_URL ?? process.env.CADDIS_TEST_POSTGRES_URL;
-if (!SERVER_URL) {
-  const reason = "the role-edit race needs a PostgreSQL server: set DATABASE_URL or " +
-    "CADDIS_TEST_POSTGRES_URL";
-  if (IN_CI) {
-    test("concurrent role edits", () => {
-      throw new Error(`${reason} (CI=true turns this skip into a failure)`);
-    });
-  } else console.warn(`skip: ${reason}`);
-}
+// the embedded database does not have: this runs on a server (scripts/testing/server-only.ts).
+reportMissingServer("concurrent role edits");
 
 describe.skipIf(!SERVER_URL)("concurrent role edits", () => {
   let database: TestDatabase;

@@ -3,13 +3,9 @@ import { eq } from "drizzle-orm";
 import { agentCommands, auditLog, hosts } from "../../db/schema.ts";
 import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
 import { memberAccess } from "../../scripts/testing/auth.ts";
-import {
-  openServerTestDatabase,
-  TEST_DATABASE_URL,
-  type TestDatabase,
-} from "../../scripts/testing/db.ts";
+import { openServerTestDatabase, type TestDatabase } from "../../scripts/testing/db.ts";
 import { addTestMember, setupAcme } from "../../scripts/testing/members.ts";
-import { IN_CI } from "../../scripts/testing/tools.ts";
+import { reportMissingServer, SERVER_URL } from "../../scripts/testing/server-only.ts";
 import { waitFor } from "../../scripts/testing/wait.ts";
 import type { Access } from "../auth/route-access.ts";
 import type { AuditContext } from "./audit.ts";
@@ -19,18 +15,9 @@ import { diagnoseHost } from "./hosts.ts";
 // A diagnose is one statement that checks the host is live and writes the command: a revocation
 // that commits between that check and the write would leave a command no agent will ever run.
 // Holding the host row the way revokeHost does needs a second connection, which the embedded
-// database does not have: this runs on the suite's server, or on CADDIS_TEST_POSTGRES_URL during
-// the embedded pass (.ci/run sets it).
-const SERVER_URL = TEST_DATABASE_URL ?? process.env.CADDIS_TEST_POSTGRES_URL;
+// database does not have: this runs on a server (scripts/testing/server-only.ts).
 const NAME = "a diagnose racing a revocation";
-if (!SERVER_URL) {
-  const reason = `${NAME} needs a PostgreSQL server: set DATABASE_URL or CADDIS_TEST_POSTGRES_URL`;
-  if (IN_CI) {
-    test(NAME, () => {
-      throw new Error(`${reason} (CI=true turns this skip into a failure)`);
-    });
-  } else console.warn(`skip: ${reason}`);
-}
+reportMissingServer(NAME);
 
 describe.skipIf(!SERVER_URL)(NAME, () => {
   let database: TestDatabase;

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { openServerTestDatabase, openTestDatabase, type TestDatabase } from "../testing/db.ts";
 import { waitFor } from "../testing/wait.ts";
-import { reportMissingServer, SERVER_URL } from "./server-only.ts";
+import { reportMissingServer, SERVER_URL } from "../testing/server-only.ts";
 
 // Database.listen's contract with the hub: `onListen` on every (re)subscription, and a stopped
 // subscription stays silent even after its listening connection was replaced.

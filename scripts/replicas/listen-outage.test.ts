@@ -9,7 +9,7 @@ import { randomAgentSigningKey } from "../testing/secrets.ts";
 import { startTcpProxy, type TcpProxy } from "../testing/tcp-proxy.ts";
 import { waitFor } from "../testing/wait.ts";
 import { queueEcho } from "./queue-commands.ts";
-import { reportMissingServer, SERVER_URL } from "./server-only.ts";
+import { reportMissingServer, SERVER_URL } from "../testing/server-only.ts";
 
 // A replica whose path to PostgreSQL goes away (a server restart, a network cut) and comes back:
 // its attempts to subscribe again are refused while it is away, yet once it is back the replica

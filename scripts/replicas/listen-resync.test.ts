@@ -14,7 +14,7 @@ import {
 } from "../testing/protocol-client.ts";
 import { waitFor } from "../testing/wait.ts";
 import { queueEcho } from "./queue-commands.ts";
-import { reportMissingServer, SERVER_URL } from "./server-only.ts";
+import { reportMissingServer, SERVER_URL } from "../testing/server-only.ts";
 
 // The hub hears other replicas through one LISTEN connection. When it drops, NOTIFYs sent before
 // it is back are lost for good; on re-subscribing the hub must catch up from the tables for every

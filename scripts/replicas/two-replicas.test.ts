@@ -22,7 +22,7 @@ import {
   type RunningAgent,
   runRealAgent,
 } from "./real-agent.ts";
-import { reportMissingServer, SERVER_URL } from "./server-only.ts";
+import { reportMissingServer, SERVER_URL } from "../testing/server-only.ts";
 
 // Two API processes on one database, an agent connected to A only: what users do through B must
 // reach the agent through PostgreSQL NOTIFY, and what the agent answers must show on B.

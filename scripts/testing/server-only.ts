@@ -1,8 +1,8 @@
 // Tests that need a PostgreSQL server (several processes on one database, dropped connections)
 // run on the suite's server, or on CADDIS_TEST_POSTGRES_URL during the embedded pass.
 import { test } from "bun:test";
-import { TEST_DATABASE_URL } from "../testing/db.ts";
-import { IN_CI } from "../testing/tools.ts";
+import { TEST_DATABASE_URL } from "./db.ts";
+import { IN_CI } from "./tools.ts";
 
 /** The server these tests create their databases on, if any. */
 export const SERVER_URL: string | undefined = TEST_DATABASE_URL ??
