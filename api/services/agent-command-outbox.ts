@@ -8,8 +8,8 @@ import { rowsOf } from "../../db/migrate.ts";
 import { agentCommands, auditLog, hosts } from "../../db/schema.ts";
 import type { AppDeps } from "../deps.ts";
 import type { SignedCommand } from "./agent-command-signing.ts";
-import { appendedRow, type AuditAppend, type AuditRow } from "./audit.ts";
-import { HOST_EVENTS_CHANNEL } from "./host-events.ts";
+import { type AppendedRow, appendedRow, type AuditAppend, type AuditRow } from "./audit.ts";
+import { commandDoneNoticeSql, HOST_EVENTS_CHANNEL, type HostEvent } from "./host-events.ts";
 import { hostNotFound } from "./host-view.ts";
 
 /** Where the statement finds the command's host. */
@@ -72,7 +72,7 @@ export function outboxStatement(
         where host_id = host.id and ${sameSite} and state in ('queued', 'sent', 'running')
           and id not in (select id from replaced))`
     : sql`false`;
-  const wake = JSON.stringify({ event: "commands", hostId: command.hostId, commandId: command.id });
+  const wake: HostEvent = { event: "commands", hostId: command.hostId, commandId: command.id };
   return sql`with host as (${hostCte(host)}), replaced as (
       update ${agentCommands} set state = 'superseded', finished_at = ${at(command.createdAt)},
         error = ${`superseded by ${command.id}`}
@@ -95,10 +95,9 @@ export function outboxStatement(
       from host, direct
       returning seq, state
     ), notices as (
-      select pg_notify(${HOST_EVENTS_CHANNEL}, json_build_object('event', 'command_done',
-        'hostId', ${command.hostId}::text, 'commandId', id)::text) from replaced
+      select ${commandDoneNoticeSql(sql`${command.hostId}::text`, sql`id`)} from replaced
       union all
-      select pg_notify(${HOST_EVENTS_CHANNEL}, ${wake}) from inserted
+      select pg_notify(${HOST_EVENTS_CHANNEL}, ${JSON.stringify(wake)}) from inserted
     ), audited as (
       select ${
     audit ? sql`${audit.call} as appended from inserted` : sql`null::${auditLog} as appended`
@@ -110,14 +109,12 @@ export function outboxStatement(
     from inserted left join audited on true`;
 }
 
-interface OutboxRow {
-  command_seq: string | number;
-  direct: boolean;
-  seq: string | number | null;
-  occurred_at: string | Date | null;
-  prev_hash: string | null;
-  hash: string | null;
-}
+// The audit row's fields are null when no audit was asked for.
+type OutboxRow =
+  & { command_seq: string | number; direct: boolean }
+  & (AppendedRow | {
+    seq: null;
+  });
 
 /** What writing a command came to. */
 export interface WrittenCommand {
@@ -141,16 +138,8 @@ export async function writeCommand(
     throw new Error("agent command insert returned no row");
   }
   const { audit } = options;
-  const audited = audit && row.seq !== null && row.occurred_at !== null && row.prev_hash !== null &&
-      row.hash !== null
-    ? appendedRow(audit, {
-      seq: row.seq,
-      occurred_at: row.occurred_at,
-      prev_hash: row.prev_hash,
-      hash: row.hash,
-    })
-    : null;
-  if (audit && !audited) throw new Error("agent command audit returned no row");
+  if (audit && row.seq === null) throw new Error("agent command audit returned no row");
+  const audited = audit && row.seq !== null ? appendedRow(audit, row) : null;
   return { seq: Number(row.command_seq), direct: row.direct, audited };
 }
 

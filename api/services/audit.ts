@@ -8,7 +8,7 @@ import { auditLog } from "../../db/schema.ts";
 import { scrubSecrets } from "../log.ts";
 import { canonicalJson } from "./canonical-json.ts";
 
-/** The `prev_hash` of the first row ever written. */
+/** The `prev_hash` of the first row ever written (audit_append, migration 0013, starts there). */
 export const GENESIS_HASH = "0".repeat(64);
 
 /** Who acted and from where; built once per request (or job) and passed to every verb. */
