@@ -9,7 +9,7 @@ import { agentCommands } from "../../db/schema.ts";
 import { type AgentServer, startAgentServer } from "../../scripts/testing/agent-server.ts";
 import { memberAccess } from "../../scripts/testing/auth.ts";
 import type { TestDatabase } from "../../scripts/testing/db.ts";
-import { addTestMember, setupAcme } from "../../scripts/testing/members.ts";
+import { addTestMember, addTestTenant, setupAcme } from "../../scripts/testing/members.ts";
 import {
   connectAgent,
   insertEnrolledHost,
@@ -28,6 +28,7 @@ let b: AgentServer;
 let bDatabase: TestDatabase;
 let tenantId: string;
 let admin: Access;
+let outsider: Access;
 const audit: AuditContext = { actor: { kind: "user", id: "usr_admin" } };
 
 beforeAll(async () => {
@@ -46,6 +47,8 @@ beforeAll(async () => {
     roleIds: ["role_admin"],
   });
   admin = memberAccess(["hosts.update"], tenantId, member.userId);
+  const globex = await addTestTenant(a.testApp, "Globex");
+  outsider = memberAccess(["hosts.update"], globex, member.userId);
 });
 afterAll(async () => {
   await b.close();
@@ -153,5 +156,28 @@ test("behind a command of the host that still runs, a diagnose waits its turn", 
     async () => (await command(view.id)).state === "succeeded",
   );
   expect(commandFrames(client)).toBe(2);
+  client.close();
+});
+
+test("another tenant's diagnose of a connected host is a 404 and sends the agent nothing", async () => {
+  const { hostId, client } = await connected(a, "direct-4");
+  const err = await diagnoseHost(a.testApp.deps, outsider, audit, hostId).then(
+    () => null,
+    (e: { code?: string }) => e.code,
+  );
+  expect(err).toBe("not_found");
+  expect(
+    await a.testApp.deps.database.db.select().from(agentCommands)
+      .where(eq(agentCommands.hostId, hostId)),
+  ).toEqual([]);
+  // The host's own next diagnose goes out alone: nothing of the refused one was sent or kept.
+  const view = await diagnoseHost(a.testApp.deps, admin, audit, hostId);
+  await client.waitFrame("command", (f) => f.body.includes(view.id));
+  answer(client, view.id);
+  await waitFor(
+    "the diagnose to succeed",
+    async () => (await command(view.id)).state === "succeeded",
+  );
+  expect(commandFrames(client)).toBe(1);
   client.close();
 });
