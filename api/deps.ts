@@ -8,6 +8,7 @@ import type { AccessTokens } from "./auth/jwt.ts";
 import type { Permission } from "./auth/permissions.ts";
 import type { Access } from "./auth/route-access.ts";
 import type { Secrets } from "./auth/secrets.ts";
+import type { CheckedSessionUser } from "./auth/session-check.ts";
 import type { SessionUser } from "./auth/sessions.ts";
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
@@ -45,7 +46,7 @@ export interface AppDeps extends RuntimeAdapters {
     sessionId: string,
     userId: string,
     now: Date,
-  ) => Promise<SessionUser | undefined>;
+  ) => Promise<CheckedSessionUser | undefined>;
   /** The per-request personal API token (`cdt_…`) check, cached per auth epoch. */
   validateApiToken: ApiTokenValidator;
   /** A user's grants in a tenant from their roles, cached per auth epoch. */
@@ -77,6 +78,11 @@ export interface RequestAuth extends SessionUser {
     /** The owner's superuser status counts only as "all permissions", narrowed by the list. */
     ownerIsSuperuser: boolean;
   };
+  /**
+   * The auth epoch the session or token check went by; the grants check reuses it, so a request
+   * reads the epoch once. Absent (service tests) means read afresh.
+   */
+  authEpoch?: number;
 }
 
 /** Per-request values middleware puts on the context. */

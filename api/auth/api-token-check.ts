@@ -108,8 +108,10 @@ export function apiTokenValidator(db: Db): ApiTokenValidator {
   return async (token, clientIp, now) => {
     const parts = parseApiToken(token);
     if (!parts) return undefined;
-    const entry = await cache(
+    const authEpoch = await cache.readEpoch();
+    const entry = await cache.get(
       parts.id,
+      authEpoch,
       () => check(parts.id, now),
       (cached) => cached.expiresAt > now.getTime(),
     );
@@ -121,6 +123,6 @@ export function apiTokenValidator(db: Db): ApiTokenValidator {
       await db.update(apiTokens).set({ lastUsedAt: now, lastUsedIp: clientIp ?? null })
         .where(eq(apiTokens.id, parts.id));
     }
-    return entry.auth;
+    return { ...entry.auth, authEpoch };
   };
 }

@@ -22,7 +22,7 @@ export function authenticate(deps: AppDeps): MiddlewareHandler<AppEnv> {
       const auth = c.req.path.startsWith("/api/")
         ? await deps.validateApiToken(bearer, c.get("clientIp"), deps.now())
         : undefined;
-      if (auth) c.set("auth", { ...auth });
+      if (auth) c.set("auth", auth);
     } else if (token) {
       const now = deps.now();
       const claims = await deps.accessTokens.verify(token, now);

@@ -106,8 +106,15 @@ export function grantsFromAssignments(
 // Bounds the cache's memory; past this many (user, tenant) pairs it starts afresh.
 const MAX_CACHED_GRANTS = 10_000;
 
-/** Loads a user's grants in a tenant (superuser flag excluded: the caller adds it). */
-export type GrantsLoader = (userId: string, tenantId: string) => Promise<Grants>;
+/**
+ * Loads a user's grants in a tenant (superuser flag excluded: the caller adds it), under the
+ * auth epoch the request was admitted under, or, without one, the epoch read now.
+ */
+export type GrantsLoader = (
+  userId: string,
+  tenantId: string,
+  authEpoch?: number,
+) => Promise<Grants>;
 
 /**
  * Builds the grants loader: the user's assignments in the tenant, each role followed up its
@@ -128,5 +135,8 @@ export function grantsLoader(db: Db): GrantsLoader {
       return grantsFromAssignments(assignments, await inheritedPermissions(tx, tenantId, roleIds));
     }, { isolationLevel: "repeatable read", accessMode: "read only" });
 
-  return (userId, tenantId) => cache(`${userId} ${tenantId}`, () => resolve(userId, tenantId));
+  return async (userId, tenantId, authEpoch) => {
+    const epoch = authEpoch ?? await cache.readEpoch();
+    return await cache.get(`${userId} ${tenantId}`, epoch, () => resolve(userId, tenantId));
+  };
 }

@@ -54,3 +54,35 @@ describe("signing-key rotation", () => {
     expect(new TextDecoder().decode(keyA)).not.toContain(kid);
   });
 });
+
+describe("tokens verified before", () => {
+  test("still expire: the same token half an hour later is refused", async () => {
+    const tokens = await createAccessTokens([keyA]);
+    const token = await tokens.sign(subject, now);
+    expect(await tokens.verify(token, now)).toMatchObject({ sub: "usr_1" });
+    const later = new Date(now.getTime() + 30 * 60_000);
+    expect(await tokens.verify(token, later)).toBeUndefined();
+    // Before its iat (a clock set back more than a minute) it is not valid either.
+    expect(await tokens.verify(token, new Date(now.getTime() - 2 * 60_000))).toBeUndefined();
+  });
+
+  test("an altered copy of a verified token is refused", async () => {
+    const tokens = await createAccessTokens([keyA]);
+    const token = await tokens.sign(subject, now);
+    expect(await tokens.verify(token, now)).toBeDefined();
+    const [header, payload, signature = ""] = token.split(".");
+    const otherUser = b64({ ...JSON.parse(atob(payload ?? "")), sub: "usr_2" });
+    const flipped = `${signature.startsWith("A") ? "B" : "A"}${signature.slice(1)}`;
+    for (
+      const altered of [
+        `${header}.${otherUser}.${signature}`,
+        `${header}.${payload}.${flipped}`,
+        `${token}.`,
+        ` ${token}`,
+      ]
+    ) {
+      expect(await tokens.verify(altered, now)).toBeUndefined();
+    }
+    expect(await tokens.verify(token, now)).toMatchObject({ sub: "usr_1", sid: "ses_1" });
+  });
+});

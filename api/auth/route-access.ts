@@ -92,13 +92,13 @@ export async function grantsFor(
   if (auth.via === "token" && auth.token) {
     const owner: Grants = auth.token.ownerIsSuperuser
       ? { superuser: true, tenantWide: new Set(ALL_PERMISSIONS), bySite: new Map() }
-      : await deps.loadGrants(auth.userId, tenantId);
+      : await deps.loadGrants(auth.userId, tenantId, auth.authEpoch);
     return restrictGrants(owner, auth.token.permissions);
   }
   if (auth.isSuperuser) {
     return { superuser: true, tenantWide: new Set(ALL_PERMISSIONS), bySite: new Map() };
   }
-  return await deps.loadGrants(auth.userId, tenantId);
+  return await deps.loadGrants(auth.userId, tenantId, auth.authEpoch);
 }
 
 /**

@@ -4,6 +4,9 @@ import { memberships, sessions, tenants, users } from "../../db/schema.ts";
 import { epochCache } from "./epoch-cache.ts";
 import type { SessionUser } from "./sessions.ts";
 
+/** A session's user together with the auth epoch the check went by (see epoch-cache.ts). */
+export type CheckedSessionUser = SessionUser & { authEpoch: number };
+
 // Writing last-seen on every request would turn every read into a write; once a minute is enough.
 const LAST_SEEN_RESOLUTION_MS = 60_000;
 // Bounds the cache's memory; past this many live sessions it starts afresh.
@@ -73,9 +76,15 @@ export function sessionValidator(db: Db) {
   }
 
   /** The session's user when the session is live and belongs to `userId`, else undefined. */
-  return async (sessionId: string, userId: string, now: Date): Promise<SessionUser | undefined> => {
-    const entry = await cache(
+  return async (
+    sessionId: string,
+    userId: string,
+    now: Date,
+  ): Promise<CheckedSessionUser | undefined> => {
+    const authEpoch = await cache.readEpoch();
+    const entry = await cache.get(
       sessionId,
+      authEpoch,
       () => check(sessionId, userId, now),
       (cached) => cached.user.userId === userId && cached.expiresAt > now.getTime(),
     );
@@ -84,6 +93,6 @@ export function sessionValidator(db: Db) {
       entry.lastSeenAt = now.getTime();
       await db.update(sessions).set({ lastSeenAt: now }).where(eq(sessions.id, sessionId));
     }
-    return entry.user;
+    return { ...entry.user, authEpoch };
   };
 }
