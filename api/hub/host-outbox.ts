@@ -116,7 +116,7 @@ export function createHostOutbox(
 
   const outbox: HostOutbox = {
     request(what) {
-      // Its NOTIFY comes after the command went out here: nothing is left for a pass to do.
+      // Its NOTIFY arrived after a pass had already sent it here: nothing is left for a pass to do.
       const covered = what.commandId !== undefined && sentHere.has(what.commandId);
       if (what.desired) wantDesired = true;
       if (what.commands && !covered) wantCommands = true;

@@ -49,8 +49,10 @@ function hostCte(source: HostSource): SQL {
 /**
  * One statement, since every command passes here: it ends the older queued commands this one
  * replaces, inserts it (as `sent` when `directFor` allows), queues the notices (sent only if it
- * commits) that wake the replica holding the host's socket and tell waiters the replaced ones
- * ended, and appends the audit row when given. Everything else on the new row is known already,
+ * commits) that tell waiters the replaced ones ended and, for a command left queued, wake the
+ * replica holding the host's socket, and appends the audit row when given. A command written
+ * `sent` wakes nobody: its socket is this replica's, and should that close before the frame goes
+ * out, the agent's reconnect sends every open command again. Everything else on the new row is known already,
  * so only its `seq`, whether it went direct, and the audit row's chain fields come back; no row
  * comes back when the host was not found.
  */
@@ -98,6 +100,7 @@ export function outboxStatement(
       select ${commandDoneNoticeSql(sql`${command.hostId}::text`, sql`id`)} from replaced
       union all
       select pg_notify(${HOST_EVENTS_CHANNEL}, ${JSON.stringify(wake)}) from inserted
+      where inserted.state = 'queued'
     ), audited as (
       select ${
     audit ? sql`${audit.call} as appended from inserted` : sql`null::${auditLog} as appended`
