@@ -6,7 +6,12 @@ import type { WSEvents } from "hono/ws";
 import { CLOSE, TIMING } from "../../agent/protocol/version.ts";
 import type { AppDeps } from "../deps.ts";
 import { markDisconnected, releaseReplica, touchLastSeen } from "../services/agent-sessions.ts";
-import { type HostEvent, listenHostEvents, revokedHostIds } from "../services/host-events.ts";
+import {
+  HOST_EVENTS_CHANNEL,
+  type HostEvent,
+  listenHostEvents,
+  revokedHostIds,
+} from "../services/host-events.ts";
 import { AgentConnection } from "./agent-connection.ts";
 import { REVOKED } from "./agent-hello.ts";
 import type { DirectDelivery } from "./host-outbox.ts";
@@ -179,13 +184,19 @@ export function createAgentHub(getDeps: () => AppDeps, options: AgentHubOptions 
       starting ??= (async () => {
         const deps = getDeps();
         let subscribed = false;
-        unlisten = await listenHostEvents(deps.database, onEvent, (payload) => {
-          deps.log.warn({ payload: payload.slice(0, 200) }, "agent hub: malformed host event");
-        }, () => {
-          // The first subscription is this start; every later one follows a lost connection.
-          if (subscribed) void resync();
-          subscribed = true;
-        });
+        unlisten = await listenHostEvents(
+          deps.database,
+          HOST_EVENTS_CHANNEL,
+          onEvent,
+          (payload) => {
+            deps.log.warn({ payload: payload.slice(0, 200) }, "agent hub: malformed host event");
+          },
+          () => {
+            // The first subscription is this start; every later one follows a lost connection.
+            if (subscribed) void resync();
+            subscribed = true;
+          },
+        );
         lastFlushAt = clock();
         sweepTimer = setInterval(sweep, sweepMs);
         running = true;

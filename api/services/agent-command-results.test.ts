@@ -6,6 +6,7 @@ import { hosts } from "../../db/schema.ts";
 import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
 import { addTestTenant } from "../../scripts/testing/members.ts";
 import { waitFor } from "../../scripts/testing/wait.ts";
+import { recordHostEvents } from "../../scripts/testing/host-events.ts";
 import {
   type CommandRejectedFrame,
   type CommandResultFrame,
@@ -13,17 +14,17 @@ import {
   recordCommandResult,
 } from "./agent-command-results.ts";
 import { enqueueCommand, getHostCommand, type HostRef } from "./agent-commands.ts";
-import { type HostEvent, listenHostEvents } from "./host-events.ts";
+import type { HostEvent } from "./host-events.ts";
 
 let t: TestApp;
 let tenantId: string;
-const events: HostEvent[] = [];
+let events: HostEvent[];
 let stopListening: () => Promise<void>;
 
 beforeAll(async () => {
   t = await createTestApp();
   tenantId = await addTestTenant(t, "Acme");
-  stopListening = await listenHostEvents(t.deps.database, (e) => events.push(e), () => {});
+  ({ events, stop: stopListening } = await recordHostEvents(t.deps.database));
 });
 afterAll(async () => {
   await stopListening();

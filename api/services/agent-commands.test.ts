@@ -7,6 +7,7 @@ import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
 import { memberAccess } from "../../scripts/testing/auth.ts";
 import { addTestTenant } from "../../scripts/testing/members.ts";
 import { waitFor } from "../../scripts/testing/wait.ts";
+import { recordHostEvents } from "../../scripts/testing/host-events.ts";
 import { AppError } from "../errors.ts";
 import {
   cancelCommand,
@@ -18,12 +19,12 @@ import {
   listHostCommands,
 } from "./agent-commands.ts";
 import type { AuditContext } from "./audit.ts";
-import { type HostEvent, listenHostEvents } from "./host-events.ts";
+import type { HostEvent } from "./host-events.ts";
 
 let t: TestApp;
 let tenantId: string;
 let otherTenantId: string;
-const events: HostEvent[] = [];
+let events: HostEvent[];
 let stopListening: () => Promise<void>;
 const userAudit: AuditContext = { actor: { kind: "user", id: "usr_root" } };
 
@@ -31,7 +32,7 @@ beforeAll(async () => {
   t = await createTestApp();
   tenantId = await addTestTenant(t, "Acme");
   otherTenantId = await addTestTenant(t, "Globex");
-  stopListening = await listenHostEvents(t.deps.database, (e) => events.push(e), () => {});
+  ({ events, stop: stopListening } = await recordHostEvents(t.deps.database));
 });
 afterAll(async () => {
   await stopListening();

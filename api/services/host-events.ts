@@ -1,13 +1,17 @@
 // Host events travel through PostgreSQL NOTIFY, so every API replica hears them: the one holding
 // a host's socket delivers commands and desired state, and waiters anywhere learn a command ended.
-// Sent inside the transaction that caused them, they are delivered only if it commits.
+// Sent inside the transaction that caused them, they are delivered only if it commits. Endings go
+// on a channel of their own: every command ends, and a replica holding sockets, which waits for
+// none of them, should not wake and parse a notice for each.
 import { and, inArray, isNotNull, type SQL, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Database, Db, Tx } from "../../db/client.ts";
 import { hosts } from "../../db/schema.ts";
 
-/** The NOTIFY channel; statements that queue their own notices name it. */
+/** The channel of what the replica holding a host's socket acts on; statements name it. */
 export const HOST_EVENTS_CHANNEL = "caddis_host_events";
+/** The channel of `command_done`, for waiters. */
+export const COMMAND_DONE_CHANNEL = "caddis_command_done";
 
 const HostEvent = z.discriminatedUnion("event", [
   /** New or changed commands are waiting for the host; `commandId` names a new one. */
@@ -21,9 +25,10 @@ const HostEvent = z.discriminatedUnion("event", [
 ]);
 export type HostEvent = z.infer<typeof HostEvent>;
 
-/** Queues a host event; it is delivered to every listener when `tx` commits. */
+/** Queues a host event; it is delivered to every listener of its channel when `tx` commits. */
 export async function notifyHostEvent(tx: Tx | Db, event: HostEvent): Promise<void> {
-  await tx.execute(sql`select pg_notify(${HOST_EVENTS_CHANNEL}, ${JSON.stringify(event)})`);
+  const channel = event.event === "command_done" ? COMMAND_DONE_CHANNEL : HOST_EVENTS_CHANNEL;
+  await tx.execute(sql`select pg_notify(${channel}, ${JSON.stringify(event)})`);
 }
 
 /**
@@ -31,23 +36,24 @@ export async function notifyHostEvent(tx: Tx | Db, event: HostEvent): Promise<vo
  * commands and announce it in the same step (no second round trip, and no notice if it fails).
  */
 export function commandDoneNoticeSql(hostId: SQL, commandId: SQL): SQL {
-  return sql`pg_notify(${HOST_EVENTS_CHANNEL}, json_build_object(
+  return sql`pg_notify(${COMMAND_DONE_CHANNEL}, json_build_object(
     'event', 'command_done', 'hostId', ${hostId}, 'commandId', ${commandId})::text)`;
 }
 
 /**
- * Calls `onEvent` for every host event any replica sends; resolves once listening, with a function
- * that stops it. A payload that does not parse goes to `onMalformed` and is otherwise ignored.
- * `onListen` runs on every (re)subscription: after the first, events sent while the listening
- * connection was down are lost, so the caller must catch up from the tables.
+ * Calls `onEvent` for every host event any replica sends on `channel`; resolves once listening,
+ * with a function that stops it. A payload that does not parse goes to `onMalformed` and is
+ * otherwise ignored. `onListen` runs on every (re)subscription: after the first, events sent while
+ * the listening connection was down are lost, so the caller must catch up from the tables.
  */
 export async function listenHostEvents(
   database: Database,
+  channel: typeof HOST_EVENTS_CHANNEL | typeof COMMAND_DONE_CHANNEL,
   onEvent: (event: HostEvent) => void,
   onMalformed: (payload: string) => void,
   onListen?: () => void,
 ): Promise<() => Promise<void>> {
-  return await database.listen(HOST_EVENTS_CHANNEL, (payload) => {
+  return await database.listen(channel, (payload) => {
     let value: unknown;
     try {
       value = JSON.parse(payload);

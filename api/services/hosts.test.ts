@@ -6,13 +6,14 @@ import { createTestApp, type TestApp } from "../../scripts/testing/app.ts";
 import { memberAccess } from "../../scripts/testing/auth.ts";
 import { addTestMember, addTestTenant, setupAcme } from "../../scripts/testing/members.ts";
 import { waitFor } from "../../scripts/testing/wait.ts";
+import { recordHostEvents } from "../../scripts/testing/host-events.ts";
 import type { Permission } from "../auth/permissions.ts";
 import type { Access } from "../auth/route-access.ts";
 import { AppError } from "../errors.ts";
 import { cancelCommand, getHostCommand } from "./agent-commands.ts";
 import type { AuditContext } from "./audit.ts";
 import { createHost } from "./host-enrolment.ts";
-import { type HostEvent, listenHostEvents } from "./host-events.ts";
+import type { HostEvent } from "./host-events.ts";
 import { getCommandOfHost, hostMetricSeries, listCommandsOfHost } from "./host-history.ts";
 import { diagnoseHost, getHost, listHosts, revokeHost } from "./hosts.ts";
 
@@ -22,7 +23,7 @@ let globex: string;
 let admin: Access;
 let outsider: Access;
 const clock = new Date("2030-01-01T00:00:00.000Z");
-const events: HostEvent[] = [];
+let events: HostEvent[];
 let stopListening: () => Promise<void>;
 const audit: AuditContext = { actor: { kind: "user", id: "usr_admin" } };
 const ALL_HOSTS: Permission[] = ["hosts.create", "hosts.read", "hosts.update", "hosts.delete"];
@@ -38,7 +39,7 @@ beforeAll(async () => {
   });
   admin = memberAccess(ALL_HOSTS, acme, member.userId);
   outsider = memberAccess(ALL_HOSTS, globex, member.userId);
-  stopListening = await listenHostEvents(t.deps.database, (e) => events.push(e), () => {});
+  ({ events, stop: stopListening } = await recordHostEvents(t.deps.database));
 });
 afterAll(async () => {
   await stopListening();

@@ -4,7 +4,7 @@
 // connection of the bench's own); on PGlite, which no other process can open, it is the first
 // GET of the command that shows it ended, polled once the simulated agent has answered.
 import type { Database } from "../../db/client.ts";
-import { listenHostEvents } from "../../api/services/host-events.ts";
+import { COMMAND_DONE_CHANNEL, listenHostEvents } from "../../api/services/host-events.ts";
 import { sleepUntil } from "./echo-load.ts";
 import { type Latency, latencyOf } from "./latency.ts";
 import type { Answered, SwarmPool } from "./swarm-pool.ts";
@@ -103,7 +103,7 @@ export async function commandRoundTrips(
     if (item) maybePoll(item);
   });
   const unlisten = target.events
-    ? await listenHostEvents(target.events, (event) => {
+    ? await listenHostEvents(target.events, COMMAND_DONE_CHANNEL, (event) => {
       if (event.event !== "command_done") return;
       const at = performance.now();
       const item = byCommand.get(event.commandId);
