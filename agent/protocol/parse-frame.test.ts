@@ -35,6 +35,10 @@ describe("parseFrame", () => {
       '{"type":"metrics","sample":{"constructor":{"prototype":{"polluted":1}}}}',
       '{"type":"command_result","commandId":"cmd_1","outcome":"succeeded","result":' +
       '{"nested":{"__proto__":{"polluted":1}}},"error":null,"finishedAt":"2026-11-23T10:00:00Z"}',
+      // The same keys spelled with JSON escapes, which parse to the very same names.
+      '{"type":"heartbeat","at":"2026-11-23T10:00:00.000Z","\\u005f_proto__":{"polluted":1}}',
+      '{"type":"metrics","sample":{"\\u0063onstructor":{"polluted":1}}}',
+      '{"type":"metrics","sample":{"proto\\u0074ype":{"polluted":1}}}',
     ];
     for (const raw of attacks) {
       expect(parseFrame(raw, AgentFrame)).toMatchObject({
