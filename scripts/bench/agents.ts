@@ -21,6 +21,9 @@ const HANDSHAKES_IN_FLIGHT = 64;
 const ROUND_TRIP_AGENTS = 1_000;
 // A light rate that shows the round trip without queueing, then the target rate.
 const COMMAND_RATES = [20, 200];
+// Each rate runs this long unmeasured first, as the HTTP loads do: the API's pool opens its
+// connections and PostgreSQL plans its statements in each. Its figures are printed too.
+const WARMUP_SECONDS = 3;
 const ECHO_CLIENTS = 100;
 const ECHO_RATE = 200;
 // Lets a fresh server finish starting up before its RSS at rest is read.
@@ -106,15 +109,27 @@ async function benchTrips(
   seconds: number,
   result: AgentBenchResult,
 ): Promise<void> {
+  const target = {
+    apiUrl: api.server.url,
+    token: api.token,
+    hostIds: api.hostIds.slice(0, ROUND_TRIP_AGENTS),
+    pool,
+    events: api.database,
+  };
   for (const rate of COMMAND_RATES) {
+    const warmup = await commandRoundTrips(target, rate, WARMUP_SECONDS);
+    console.log(
+      `${label(name)} diagnose ${rate}/s, ${WARMUP_SECONDS} s warm-up (not counted): ${
+        formatLatency(warmup.roundTrip)
+      }`,
+    );
+    if (warmup.bad > 0) result.problems.push(`${name} diagnose warm-up: ${warmup.firstProblem}`);
     const before = await cpuSnapshot(api.server.pid);
+    let after = before;
     const trips = await commandRoundTrips(
       {
-        apiUrl: api.server.url,
-        token: api.token,
-        hostIds: api.hostIds.slice(0, ROUND_TRIP_AGENTS),
-        pool,
-        events: api.database,
+        ...target,
+        onLoadEnd: async () => void (after = await cpuSnapshot(api.server.pid)),
       },
       rate,
       seconds,
@@ -132,7 +147,7 @@ async function benchTrips(
         formatLatency(trips.toAgent)
       }; answer → stored ${formatLatency(trips.stored)}`,
     );
-    const cpu = cpuPer(before, await cpuSnapshot(api.server.pid), trips.succeeded);
+    const cpu = cpuPer(before, after, trips.succeeded);
     const database = api.database ? `, PostgreSQL ${cpu.postgresMs.toFixed(2)} ms` : "";
     console.log(
       `${label("")}   CPU per command: API ${cpu.apiMs.toFixed(2)} ms${database}, machine ${

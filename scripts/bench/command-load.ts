@@ -20,6 +20,11 @@ export interface CommandLoadTarget {
   pool: SwarmPool;
   /** The API's PostgreSQL server, to LISTEN on; undefined means polling the API (PGlite). */
   events: Database | undefined;
+  /**
+   * Runs once the commands ended (or the wait for them gave up), before their states are read
+   * back through the API: a CPU reading taken here leaves those reads out.
+   */
+  onLoadEnd?: () => Promise<void>;
 }
 
 /** The measured round trips and how they split. */
@@ -142,6 +147,7 @@ export async function commandRoundTrips(
   }
   stopped = true;
   const waitedUntil = performance.now();
+  await target.onLoadEnd?.();
   await unlisten?.();
   await target.pool.watch(null);
   await readStates(target, issued.filter((i) => i.commandId && !i.state), problem);
