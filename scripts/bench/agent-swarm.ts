@@ -7,7 +7,9 @@ import { connectSimAgent, type SimAgent, type SwarmContext } from "./swarm-agent
 import type { SwarmOrder, SwarmReport } from "./swarm-messages.ts";
 
 // How often due heartbeats are looked for; each agent still sends one per TIMING.heartbeatMs.
-const TICK_MS = 1_000;
+// Often, so the heartbeats due go out spread as each real agent's own timer sends them, not
+// gathered into one burst a second.
+const TICK_MS = 50;
 const MAX_UNEXPECTED = 20;
 
 const agents: SimAgent[] = [];

@@ -109,7 +109,10 @@ export function connectSimAgent(ctx: SwarmContext, hostId: string): Promise<SimA
           if (!ready) {
             ready = true;
             clearTimeout(timer);
-            nextHeartbeatAt = performance.now() + TIMING.heartbeatMs;
+            // At a random point of the period, as in a fleet whose agents connected at unrelated
+            // times: a swarm opened within seconds would otherwise beat in step, hundreds of
+            // heartbeats in one burst every period, which no settled fleet sends.
+            nextHeartbeatAt = performance.now() + Math.random() * TIMING.heartbeatMs;
             resolve(agent);
           }
           return;
