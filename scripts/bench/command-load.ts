@@ -69,6 +69,8 @@ interface Issued {
 // Open commands are waited for this long after the load; a backlog beyond it is reported as such.
 const FINISH_TIMEOUT_MS = 15_000;
 const TERMINAL = new Set(["succeeded", "failed", "expired", "superseded", "cancelled"]);
+// How often the swarms report answers when the end of a command is heard by LISTEN.
+const ANSWER_BATCH_MS = 100;
 
 /** Issues `rate` diagnose commands per second for `seconds` and times each to its stored end. */
 export async function commandRoundTrips(
@@ -102,11 +104,13 @@ export async function commandRoundTrips(
       void poll(item).catch((err) => problem(`GET command: ${(err as Error).message}`));
     }
   };
+  // Polling starts once the agent answered, so there each answer must come at once; listening,
+  // answers only feed the split and may come in batches.
   await target.pool.watch((a) => {
     answered.set(a.commandId, a);
     const item = byCommand.get(a.commandId);
     if (item) maybePoll(item);
-  });
+  }, polling ? 0 : ANSWER_BATCH_MS);
   const unlisten = target.events
     ? await listenHostEvents(target.events, COMMAND_DONE_CHANNEL, (event) => {
       if (event.event !== "command_done") return;

@@ -16,7 +16,13 @@ export type SwarmOrder =
     concurrency: number;
   }
   | { seq: number; type: "plain"; wsUrl: string; count: number; concurrency: number }
-  | { seq: number; type: "watch"; on: boolean }
+  | {
+    seq: number;
+    type: "watch";
+    on: boolean;
+    /** Answers are reported in batches this often, or each at once with 0. */
+    batchMs: number;
+  }
   | { seq: number; type: "count" };
 
 /** Swarm → orchestrator. */
@@ -26,14 +32,15 @@ export type SwarmReport =
   | { seq: number; type: "count"; open: number; dropped: number; unexpected: string[] }
   | { seq: number; type: "done" }
   | { seq: number; type: "failed"; error: string }
-  | {
-    seq: 0;
-    type: "answered";
-    commandId: string;
-    /** Wall-clock milliseconds (fractional) when the command frame arrived and when answered. */
-    receivedAt: number;
-    answeredAt: number;
-  };
+  | { seq: 0; type: "answered"; answers: Answer[] };
+
+/** A command a simulated agent answered. */
+export interface Answer {
+  commandId: string;
+  /** Wall-clock milliseconds (fractional) when the command frame arrived and when answered. */
+  receivedAt: number;
+  answeredAt: number;
+}
 
 /** Wall-clock milliseconds with sub-millisecond precision, comparable across local processes. */
 export function wallClockMs(): number {

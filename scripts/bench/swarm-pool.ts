@@ -3,7 +3,7 @@
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { baseEnv, onInterrupt } from "./server-process.ts";
-import type { SwarmOrder, SwarmReport } from "./swarm-messages.ts";
+import type { Answer, SwarmOrder, SwarmReport } from "./swarm-messages.ts";
 
 const START_TIMEOUT_MS = 15_000;
 
@@ -15,7 +15,7 @@ export interface Opened {
 }
 
 /** A command a simulated agent answered, with wall-clock times (see wallClockMs). */
-export type Answered = Extract<SwarmReport, { type: "answered" }>;
+export type Answered = Answer;
 
 /** Several swarm processes, used as one. */
 export interface SwarmPool {
@@ -26,8 +26,11 @@ export interface SwarmPool {
   ): Promise<Opened>;
   /** Opens `count` plain idle sockets (split between the swarms). */
   openPlain(wsUrl: string, count: number, concurrency: number): Promise<Opened>;
-  /** Starts (with a callback) or stops reporting every answered command. */
-  watch(onAnswered: ((answered: Answered) => void) | null): Promise<void>;
+  /**
+   * Starts (with a callback) or stops reporting every answered command: each at once, or in
+   * batches every `batchMs`. Stopping delivers every answer not yet reported first.
+   */
+  watch(onAnswered: ((answered: Answered) => void) | null, batchMs?: number): Promise<void>;
   /** Sockets still open, sockets that closed, and the first unexpected frames seen. */
   count(): Promise<{ open: number; dropped: number; unexpected: string[] }>;
   /** Ends the processes, and with them their sockets. */
@@ -53,7 +56,7 @@ function spawnSwarm(root: string, onAnswered: (answered: Answered) => void): Pro
     serialization: "json",
     ipc(message: SwarmReport) {
       if (message.type === "ready") return started();
-      if (message.type === "answered") return onAnswered(message);
+      if (message.type === "answered") return message.answers.forEach(onAnswered);
       waiting.get(message.seq)?.(message);
       waiting.delete(message.seq);
     },
@@ -124,12 +127,15 @@ export async function startSwarmPool(root: string, size: number): Promise<SwarmP
       );
       return sum(replies);
     },
-    async watch(onAnswered) {
-      answered = onAnswered;
+    async watch(onAnswered, batchMs = 0) {
+      // Kept until the swarms replied when stopping: their last answers come before the reply.
+      if (onAnswered) answered = onAnswered;
+      const on = onAnswered !== null;
       const replies = await Promise.all(
-        swarms.map((swarm) => swarm.order({ type: "watch", on: onAnswered !== null })),
+        swarms.map((swarm) => swarm.order({ type: "watch", on, batchMs })),
       );
       for (const reply of replies) expect(reply, "done");
+      answered = onAnswered;
     },
     async count() {
       const replies = (await Promise.all(swarms.map((swarm) => swarm.order({ type: "count" }))))
