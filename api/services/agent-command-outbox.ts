@@ -52,7 +52,8 @@ function hostCte(source: HostSource): SQL {
  * commits) that tell waiters the replaced ones ended and, for a command left queued, wake the
  * replica holding the host's socket, and appends the audit row when given. A command written
  * `sent` wakes nobody: its socket is this replica's, and should that close before the frame goes
- * out, the agent's reconnect sends every open command again. Everything else on the new row is known already,
+ * out, the agent's reconnect sends every open command again (its hello waits for this statement:
+ * see recordHello). Everything else on the new row is known already,
  * so only its `seq`, whether it went direct, and the audit row's chain fields come back; no row
  * comes back when the host was not found.
  */

@@ -38,6 +38,12 @@ export async function findHostCredentials(
 /**
  * Stores what the agent said in `hello` and marks the host connected to this replica. Returns
  * false when the host was revoked since its challenge answer was checked: the socket must close.
+ *
+ * The row is locked `for update` first, which a command being written for the host (it holds the
+ * row `for key share`) makes wait. A command that the previous replica wrote as sent straight to
+ * its socket, which has just closed, is therefore committed before this replica's first
+ * delivery pass reads the open commands, and that pass sends it. Written after the hello, the
+ * command sees this replica holds the socket and is queued and announced instead.
  */
 export async function recordHello(
   db: Db,
@@ -56,8 +62,12 @@ export async function recordHello(
     connectedReplica: replicaId,
     connectedAt: now,
     lastSeenAt: now,
-  }).where(and(eq(hosts.id, hostId), isNull(hosts.revokedAt), isNotNull(hosts.publicKey)))
-    .returning({ id: hosts.id });
+  }).where(and(
+    eq(hosts.id, hostId),
+    isNull(hosts.revokedAt),
+    isNotNull(hosts.publicKey),
+    sql`${hosts.id} in (select id from ${hosts} where id = ${hostId} for update)`,
+  )).returning({ id: hosts.id });
   return updated.length > 0;
 }
 
