@@ -80,6 +80,10 @@ async function command(id: string) {
   return row;
 }
 
+// Waits until the stored command is in `state`.
+const reachState = (id: string, state: string) =>
+  waitFor(`command ${id} to be ${state}`, async () => (await command(id)).state === state);
+
 const commandFrames = (client: ProtocolClient) =>
   client.frames.filter((f) => f.type === "command").length;
 
@@ -90,10 +94,7 @@ test("a command queued while the host was offline arrives after the desired stat
     apiPublicKey,
     onCommand: (envelope) => ({ outcome: "succeeded", result: { echoed: envelope.payload } }),
   });
-  await waitFor(
-    "the command to succeed",
-    async () => (await command(queued.id)).state === "succeeded",
-  );
+  await reachState(queued.id, "succeeded");
   const kinds = client.frames.map((f) => f.type);
   expect(kinds.indexOf("desired_state")).toBeLessThan(kinds.indexOf("command"));
   const row = await command(queued.id);
@@ -117,15 +118,12 @@ test("commands for one site go one at a time, in order", async () => {
   });
   const first = await issue(a, host, "site_a");
   const second = await issue(a, host, "site_a");
-  await waitFor(
-    "the first command to run",
-    async () => (await command(first.id)).state === "running",
-  );
+  await reachState(first.id, "running");
   // A NOTIFY for the second arrived meanwhile; it must wait for the first to end.
   expect(commandFrames(client)).toBe(1);
   expect((await command(second.id)).state).toBe("queued");
   release();
-  await waitFor("both to succeed", async () => (await command(second.id)).state === "succeeded");
+  await reachState(second.id, "succeeded");
   expect(client.ran).toEqual([first.id, second.id]);
   client.close();
 });
@@ -135,10 +133,7 @@ test("a command the agent never answered is sent again when it reconnects", asyn
   const mute = await connectAgent(a.wsUrl, identity);
   const cmd = await issue(a, host);
   await mute.waitFrame("command");
-  await waitFor(
-    "the command to be marked sent",
-    async () => (await command(cmd.id)).state === "sent",
-  );
+  await reachState(cmd.id, "sent");
   mute.close();
   await mute.closed;
 
@@ -146,7 +141,7 @@ test("a command the agent never answered is sent again when it reconnects", asyn
     apiPublicKey,
     onCommand: () => ({ outcome: "failed", error: "nothing to echo" }),
   });
-  await waitFor("the command to end", async () => (await command(cmd.id)).state === "failed");
+  await reachState(cmd.id, "failed");
   const row = await command(cmd.id);
   expect(row.deliveries).toBe(2);
   expect(row.error).toBe("nothing to echo");
@@ -158,10 +153,7 @@ test("an acknowledgement and its result sent together end the command with its s
   const client = await connectAgent(a.wsUrl, identity);
   const cmd = await issue(a, host);
   await client.waitFrame("command");
-  await waitFor(
-    "the command to be marked sent",
-    async () => (await command(cmd.id)).state === "sent",
-  );
+  await reachState(cmd.id, "sent");
   // Back to back, as a quick command's answers come: the result waits behind the acknowledgement.
   client.send({ type: "command_ack", commandId: cmd.id });
   client.send({
@@ -172,10 +164,7 @@ test("an acknowledgement and its result sent together end the command with its s
     error: null,
     finishedAt: new Date().toISOString(),
   });
-  await waitFor(
-    "the command to succeed",
-    async () => (await command(cmd.id)).state === "succeeded",
-  );
+  await reachState(cmd.id, "succeeded");
   const row = await command(cmd.id);
   expect(row.startedAt).toBeInstanceOf(Date);
   expect(row.startedAt?.getTime()).toBeLessThanOrEqual(row.finishedAt?.getTime() ?? 0);
@@ -191,10 +180,7 @@ test("a command issued through one replica is delivered by the replica holding t
   expect(a.testApp.deps.agentHub.isConnected(host.id)).toBe(true);
   expect(b.testApp.deps.agentHub.isConnected(host.id)).toBe(false);
   const cmd = await issue(b, host);
-  await waitFor(
-    "the command to succeed",
-    async () => (await command(cmd.id)).state === "succeeded",
-  );
+  await reachState(cmd.id, "succeeded");
   expect(client.ran).toEqual([cmd.id]);
   // The signature verified against the key both replicas share.
   expect(client.frames.some((f) => f.type === "error")).toBe(false);
@@ -206,10 +192,7 @@ test("a command issued through one replica is delivered by the replica holding t
     onCommand: () => ({ outcome: "succeeded", result: { via: "b" } }),
   });
   const next = await issue(a, host);
-  await waitFor(
-    "the next command to succeed",
-    async () => (await command(next.id)).state === "succeeded",
-  );
+  await reachState(next.id, "succeeded");
   expect(moved.ran).toEqual([next.id]);
   moved.close();
 });

@@ -63,6 +63,10 @@ async function command(id: string) {
   return row;
 }
 
+// Waits until the stored command is in `state`.
+const reachState = (id: string, state: string) =>
+  waitFor(`command ${id} to be ${state}`, async () => (await command(id)).state === state);
+
 const commandFrames = (client: ProtocolClient) =>
   client.frames.filter((f) => f.type === "command").length;
 
@@ -98,10 +102,7 @@ test("held here, a diagnose is written sent and goes out once", async () => {
     issued.push(view);
     await client.waitFrame("command", (f) => f.body.includes(view.id));
     answer(client, view.id);
-    await waitFor(
-      "the diagnose to succeed",
-      async () => (await command(view.id)).state === "succeeded",
-    );
+    await reachState(view.id, "succeeded");
   }
   expect(issued.at(-1)).toMatchObject({ state: "sent", deliveries: 1 });
   expect(commandFrames(client)).toBe(issued.length);
@@ -115,10 +116,7 @@ test("held by another replica, a diagnose is written queued and that replica del
   expect(view).toMatchObject({ state: "queued", deliveries: 0 });
   await client.waitFrame("command");
   answer(client, view.id);
-  await waitFor(
-    "the diagnose to succeed",
-    async () => (await command(view.id)).state === "succeeded",
-  );
+  await reachState(view.id, "succeeded");
   expect(commandFrames(client)).toBe(1);
   expect((await command(view.id)).deliveries).toBe(1);
   client.close();
@@ -138,7 +136,7 @@ test("behind a command of the host that still runs, a diagnose waits its turn", 
   );
   await client.waitFrame("command");
   client.send({ type: "command_ack", commandId: first.id });
-  await waitFor("the first to run", async () => (await command(first.id)).state === "running");
+  await reachState(first.id, "running");
   const view = await diagnoseHost(a.testApp.deps, admin, audit, hostId);
   expect(view.state).toBe("queued");
   client.send({
@@ -151,10 +149,7 @@ test("behind a command of the host that still runs, a diagnose waits its turn", 
   });
   await client.waitFrame("command", (f) => f.body.includes(view.id));
   answer(client, view.id);
-  await waitFor(
-    "the diagnose to succeed",
-    async () => (await command(view.id)).state === "succeeded",
-  );
+  await reachState(view.id, "succeeded");
   expect(commandFrames(client)).toBe(2);
   client.close();
 });
@@ -174,10 +169,7 @@ test("another tenant's diagnose of a connected host is a 404 and sends the agent
   const view = await diagnoseHost(a.testApp.deps, admin, audit, hostId);
   await client.waitFrame("command", (f) => f.body.includes(view.id));
   answer(client, view.id);
-  await waitFor(
-    "the diagnose to succeed",
-    async () => (await command(view.id)).state === "succeeded",
-  );
+  await reachState(view.id, "succeeded");
   expect(commandFrames(client)).toBe(1);
   client.close();
 });
