@@ -1,5 +1,6 @@
 // The summary tables of the agent-channel bench, printed after the HTTP figures of run.ts.
 import type { Latency } from "./latency.ts";
+import { TIMER_PERIOD_MS } from "./timer-lateness.ts";
 
 /** One step of the idle-socket ramp. */
 export interface IdleStep {
@@ -86,7 +87,9 @@ export function printAgentTables(idle: IdleFigures[], trips: TripFigures[], seco
   console.log(
     `\nCommand round trip, host.diagnose on 1,000 agents for ${seconds} s, request → stored ` +
       "succeeded (agents answer from cached facts: ack, result, observed state; no journal " +
-      "fsync), against echo round trips; per s = succeeded (or echoed) per second:",
+      "fsync), against echo round trips and a timer probe (a process of its own waking every " +
+      `${TIMER_PERIOD_MS} ms: how late the machine ran it, at rest and beside each load); per s ` +
+      "= succeeded (echoed, woken) per second:",
   );
   console.log(
     `  ${"target".padEnd(34)} ${pad("p50 ms", 9)} ${pad("p99 ms", 9)} ${pad("max ms", 9)} ${

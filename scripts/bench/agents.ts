@@ -1,7 +1,9 @@
 // The agent-channel part of `npm run bench`: how many idle agent sockets one API process holds and
 // at what RSS, and the host.diagnose round trip at 1,000 agents, each next to a bare Bun.serve
-// WebSocket echo measured in the same run. Simulated agents live in swarm processes
-// (agent-swarm.ts); the API, the echo server and the swarms are separate processes on loopback.
+// WebSocket echo measured in the same run; the round trip also next to how late a timer process
+// woke over the same seconds (timer-lateness.ts), the machine's own share of any latency.
+// Simulated agents live in swarm processes (agent-swarm.ts); the API, the echo server and the
+// swarms are separate processes on loopback.
 import { join } from "node:path";
 import { type AgentApi, startAgentApi } from "./agent-api.ts";
 import { count, label, mib, ramp } from "./agent-ramp.ts";
@@ -14,6 +16,7 @@ import { formatLatency } from "./latency.ts";
 import { openFilesLimit, rssMiB } from "./proc-status.ts";
 import { baseEnv, freePort, launch, outputTail, waitForOk } from "./server-process.ts";
 import { startSwarmPool, type SwarmPool } from "./swarm-pool.ts";
+import { formatLateness, STALL_MS, startTimerProbe, type TimerLateness } from "./timer-lateness.ts";
 
 const SWARMS = 2;
 const HANDSHAKES_IN_FLIGHT = 64;
@@ -102,13 +105,35 @@ async function benchEcho(options: AgentBenchOptions, result: AgentBenchResult): 
   }
 }
 
+// A row of the round-trip table for the timer probe's lateness over the same seconds.
+function latenessRow(target: string, lateness: TimerLateness): TripFigures {
+  return {
+    target,
+    latency: lateness.latency,
+    perSecond: lateness.latency.count / lateness.seconds,
+    bad: 0,
+    note: `${lateness.stalls} wakes over ${STALL_MS} ms`,
+  };
+}
+
 async function benchTrips(
+  root: string,
   name: string,
   api: AgentApi,
   pool: SwarmPool,
   seconds: number,
   result: AgentBenchResult,
 ): Promise<void> {
+  // What the machine adds by itself, with the agents connected and no commands running.
+  const atRest = await startTimerProbe(root);
+  await Bun.sleep(seconds * 1000);
+  const restLateness = await atRest.stop();
+  console.log(
+    `${label(name)} timer probe at rest, ${count(ROUND_TRIP_AGENTS)} agents connected: late ${
+      formatLateness(restLateness)
+    }`,
+  );
+  result.trips.push(latenessRow(`timer at rest, ${name}`, restLateness));
   const target = {
     apiUrl: api.server.url,
     token: api.token,
@@ -124,16 +149,21 @@ async function benchTrips(
       }`,
     );
     if (warmup.bad > 0) result.problems.push(`${name} diagnose warm-up: ${warmup.firstProblem}`);
+    const probe = await startTimerProbe(root);
     const before = await cpuSnapshot(api.server.pid);
     let after = before;
     const trips = await commandRoundTrips(
       {
         ...target,
-        onLoadEnd: async () => void (after = await cpuSnapshot(api.server.pid)),
+        onLoadEnd: async () => {
+          after = await cpuSnapshot(api.server.pid);
+          await probe.stop();
+        },
       },
       rate,
       seconds,
     );
+    const lateness = await probe.stop();
     const how = trips.detection === "LISTEN" ? "LISTEN" : "polled";
     const note = `${trips.superseded} superseded, ${trips.unfinished} unfinished`;
     console.log(
@@ -154,6 +184,7 @@ async function benchTrips(
         cpu.machineMs.toFixed(2)
       } ms (${Math.round(cpu.busyPercent)}% of all cores busy, load generator and agents included)`,
     );
+    console.log(`${label("")}   timer probe beside the load: late ${formatLateness(lateness)}`);
     if (trips.bad > 0) {
       result.problems.push(`${name} diagnose: ${trips.firstProblem}`);
       // The API's side of a failed request: its error lines (its log level is warn).
@@ -169,6 +200,7 @@ async function benchTrips(
       bad: trips.bad,
       note: trips.unfinished > 0 ? `${note}: p99/max are lower bounds` : note,
     });
+    result.trips.push(latenessRow(`timer beside ${name} ${rate}/s`, lateness));
   }
 }
 
@@ -211,7 +243,7 @@ async function benchCaddis(
     const open = (from: number, to: number) => pool.openAgents(target, api.hostIds.slice(from, to));
     const trips = async (connected: number) => {
       if (connected === ROUND_TRIP_AGENTS) {
-        await benchTrips(name, api, pool, options.seconds, result);
+        await benchTrips(options.root, name, api, pool, options.seconds, result);
       }
     };
     const ramped = await ramp(name, api.server, pool, steps, open, result.problems, trips);

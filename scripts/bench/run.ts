@@ -4,7 +4,7 @@
 // permission-checked list endpoints called by a tenant admin (role grants resolved). With
 // DATABASE_URL set, /readyz and /auth/me again on a PostgreSQL server. Then the agent channel
 // (agents.ts): idle agent sockets held with the API's RSS, and the command round trip, against a
-// bare WebSocket echo. Then Caddy (caddy.ts): Caddyfile render times for 1–10,000 sites and whole
+// bare WebSocket echo and how late the machine runs an idle timer. Then Caddy (caddy.ts): Caddyfile render times for 1–10,000 sites and whole
 // applies for 1,000 and 5,000, against Caddy's own adapt + load. BENCH_SECONDS sets each run's
 // length (default 5); BENCH_ONLY=http, agents or caddy runs one part.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
