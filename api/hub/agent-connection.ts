@@ -37,7 +37,6 @@ export class AgentConnection {
   host: HostRef | undefined;
   /** When the last frame arrived (HubLink.clock). */
   lastFrameAt: number;
-  private nextHeartbeatAt: number;
   private ws: WSContext | undefined;
   private readonly nonce = toBase64Url(crypto.getRandomValues(new Uint8Array(32)));
   private badFrames = 0;
@@ -54,7 +53,6 @@ export class AgentConnection {
 
   constructor(private readonly link: HubLink, private readonly ip: string | undefined) {
     this.lastFrameAt = link.clock();
-    this.nextHeartbeatAt = this.lastFrameAt + link.timing.heartbeatMs;
   }
 
   /** The socket opened: send the challenge and start the clock on its answer. */
@@ -112,17 +110,18 @@ export class AgentConnection {
     return this.work;
   }
 
-  /** The hub's sweep: closes a silent socket, or sends a heartbeat when one is due. */
+  /** The hub's sweep: closes the socket when the peer has been silent too long. */
   tick(now: number): void {
     if (this.isClosed()) return;
     if (now - this.lastFrameAt > this.link.timing.peerTimeoutMs) {
       this.link.deps.log.info({ hostId: this.host?.id }, "agent hub: silent agent disconnected");
-      return this.close(CLOSE.peerTimeout, "peer timeout");
+      this.close(CLOSE.peerTimeout, "peer timeout");
     }
-    if (this.host && now >= this.nextHeartbeatAt) {
-      this.nextHeartbeatAt = now + this.link.timing.heartbeatMs;
-      this.send({ type: "heartbeat", at: this.link.deps.now().toISOString() });
-    }
+  }
+
+  /** The hub's heartbeat for an authenticated socket (its turn came: see heartbeat-wheel.ts). */
+  heartbeat(): void {
+    if (this.host) this.send({ type: "heartbeat", at: this.link.deps.now().toISOString() });
   }
 
   /** Sends desired state and/or commands, if the agent has said hello. */

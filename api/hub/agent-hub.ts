@@ -1,7 +1,7 @@
 // The API side of the agent channel: every agent socket this replica holds, one per host; host
 // events from every replica (commands, desired state, revocation) routed to the socket they
-// concern; and one sweep for the whole hub that sends heartbeats, closes silent sockets and
-// writes last_seen_at in one batched statement.
+// concern; heartbeats spread evenly over their period (heartbeat-wheel.ts); and one sweep for the
+// whole hub that closes silent sockets and writes last_seen_at in one batched statement.
 import type { WSEvents } from "hono/ws";
 import { CLOSE, TIMING } from "../../agent/protocol/version.ts";
 import type { AppDeps } from "../deps.ts";
@@ -14,6 +14,7 @@ import {
 } from "../services/host-events.ts";
 import { AgentConnection } from "./agent-connection.ts";
 import { REVOKED } from "./agent-hello.ts";
+import { heartbeatWheel } from "./heartbeat-wheel.ts";
 import type { DirectDelivery } from "./host-outbox.ts";
 import type { HubLink, HubTiming } from "./hub-link.ts";
 
@@ -42,7 +43,7 @@ export interface AgentHub {
 
 /** Timings and limits; tests shorten them. Defaults are the protocol's TIMING. */
 export interface AgentHubOptions extends Partial<HubTiming> {
-  /** How often the sweep runs (heartbeats due, silent sockets). */
+  /** How often the sweep runs (silent sockets, last_seen_at). */
   sweepMs?: number;
   /** How often last_seen_at is written for the hosts heard from since. */
   lastSeenFlushMs?: number;
@@ -67,12 +68,14 @@ export function createAgentHub(getDeps: () => AppDeps, options: AgentHubOptions 
   const lastSeenResolutionMs = options.lastSeenResolutionMs ?? 10_000;
   const sockets = new Set<AgentConnection>();
   const byHost = new Map<string, AgentConnection>();
+  const heartbeats = heartbeatWheel<AgentConnection>(timing.heartbeatMs);
   let heardFrom = new Set<string>();
   // When this replica last wrote each connected host's last_seen_at (clock()).
   const lastSeenWritten = new Map<string, number>();
   let running = false;
   let starting: Promise<void> | undefined;
   let sweepTimer: ReturnType<typeof setInterval> | undefined;
+  let heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   let unlisten: (() => Promise<void>) | undefined;
   let lastFlushAt = 0;
   let flushing: Promise<void> = Promise.resolve();
@@ -89,12 +92,14 @@ export function createAgentHub(getDeps: () => AppDeps, options: AgentHubOptions 
       if (!hostId) return;
       const previous = byHost.get(hostId);
       byHost.set(hostId, conn);
+      heartbeats.add(conn);
       if (previous && previous !== conn) {
         previous.close(CLOSE.replaced, "replaced by a newer connection");
       }
     },
     release(conn) {
       sockets.delete(conn);
+      heartbeats.remove(conn);
       const hostId = conn.host?.id;
       if (!hostId || byHost.get(hostId) !== conn) return;
       byHost.delete(hostId);
@@ -199,6 +204,9 @@ export function createAgentHub(getDeps: () => AppDeps, options: AgentHubOptions 
         );
         lastFlushAt = clock();
         sweepTimer = setInterval(sweep, sweepMs);
+        heartbeatTimer = setInterval(() => {
+          for (const conn of heartbeats.turn()) conn.heartbeat();
+        }, heartbeats.slotMs);
         running = true;
       })().catch((err) => {
         // A failed start (database unreachable) may be retried.
@@ -213,6 +221,7 @@ export function createAgentHub(getDeps: () => AppDeps, options: AgentHubOptions 
       running = false;
       starting = undefined;
       clearInterval(sweepTimer);
+      clearInterval(heartbeatTimer);
       await unlisten?.();
       const open = [...sockets];
       for (const conn of open) conn.close(GOING_AWAY, "API shutting down");
