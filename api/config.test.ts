@@ -33,8 +33,23 @@ describe("readConfig", () => {
       databaseUrl: undefined,
       publicUrl: "http://127.0.0.1:8080",
       bodyLimitBytes: 1024 * 1024,
+      databasePoolSize: 4,
     });
     expect(config.keyring).toHaveLength(1);
+  });
+
+  test("takes a database pool size from 2 to 100 connections, and refuses anything else", () => {
+    const secrets = {
+      CADDIS_SECRET_KEY: goodSecret,
+      CADDIS_ENCRYPTION_KEYS: goodKeys,
+      CADDIS_AGENT_SIGNING_KEY: goodAgentKey,
+    };
+    expect(readConfig({ ...secrets, CADDIS_DB_POOL_SIZE: "12" }).databasePoolSize).toBe(12);
+    for (const bad of ["1", "101", "4.5", "many"]) {
+      const problems = problemsOf({ ...secrets, CADDIS_DB_POOL_SIZE: bad });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toStartWith("CADDIS_DB_POOL_SIZE: ");
+    }
   });
 
   test("reports every problem in one error", () => {

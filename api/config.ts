@@ -2,6 +2,7 @@ import { z } from "zod";
 import { WORKER_PORT_BOUNDS } from "../agent/protocol/sites.ts";
 import { fromBase64Url } from "../agent/protocol/encoding.ts";
 import { AGENT_SIGNING_SEED_BYTES } from "../agent/protocol/signing.ts";
+import { DEFAULT_POOL_SIZE } from "../db/client.ts";
 import { type Keyring, parseKeyring } from "./auth/secrets.ts";
 import { parseTrustedProxies, type TrustedProxies } from "./client-ip.ts";
 import { parseRateLimits, type RateLimits } from "./rate-limit-config.ts";
@@ -29,6 +30,7 @@ const EnvSchema = z.object({
   CADDIS_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   CADDIS_DATA_DIR: z.string().min(1).default("./data"),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must start with postgres://").optional(),
+  CADDIS_DB_POOL_SIZE: z.coerce.number().int().min(2).max(100).default(DEFAULT_POOL_SIZE),
   CADDIS_SECRET_KEY: z.string().optional(),
   CADDIS_ENCRYPTION_KEYS: z.string().optional(),
   CADDIS_ENV: z.enum(["development", "production"]).default("development"),
@@ -49,6 +51,8 @@ export interface Config {
   publicUrl: string;
   dataDir: string;
   databaseUrl: string | undefined;
+  /** Connections to the PostgreSQL server (CADDIS_DB_POOL_SIZE; see DEFAULT_POOL_SIZE). */
+  databasePoolSize: number;
   env: "development" | "production";
   logLevel: (typeof LOG_LEVELS)[number];
   bodyLimitBytes: number;
@@ -126,6 +130,7 @@ export function readConfig(env: Record<string, string | undefined>): Config {
       .replace(/\/+$/, ""),
     dataDir: raw.CADDIS_DATA_DIR,
     databaseUrl: raw.DATABASE_URL,
+    databasePoolSize: raw.CADDIS_DB_POOL_SIZE,
     env: raw.CADDIS_ENV,
     logLevel: raw.CADDIS_LOG_LEVEL,
     bodyLimitBytes: raw.CADDIS_BODY_LIMIT,

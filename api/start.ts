@@ -49,7 +49,7 @@ export async function startCaddis(
 
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const database = config.databaseUrl
-    ? await openDatabase({ url: config.databaseUrl })
+    ? await openDatabase({ url: config.databaseUrl, poolSize: config.databasePoolSize })
     : await openDatabase({ dataDir: resolve(join(config.dataDir, "pglite")) });
   // First-run setup needs the deps, and the migration it waits for may finish first.
   let depsBuilt: (deps: AppDeps) => void = () => {};

@@ -1,0 +1,52 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { sql } from "drizzle-orm";
+import postgres from "postgres";
+import { reportMissingServer, SERVER_URL } from "../scripts/testing/server-only.ts";
+import { type Database, openDatabase } from "./client.ts";
+import { rowsOf } from "./migrate.ts";
+
+// How many server connections the API holds is CADDIS_DB_POOL_SIZE: a pool that opened more
+// could exhaust the server's max_connections across replicas. Counting backends needs a server.
+const NAME = "the PostgreSQL pool size";
+reportMissingServer(NAME);
+
+describe.skipIf(!SERVER_URL)(NAME, () => {
+  const url = new URL(SERVER_URL ?? "postgres://unused");
+  const name = `caddis_pool_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+  const admin = postgres(url.toString(), { max: 1, onnotice: () => {} });
+  const opened: Database[] = [];
+
+  beforeAll(async () => {
+    await admin.unsafe(`create database ${name}`);
+    url.pathname = `/${name}`;
+  });
+  afterAll(async () => {
+    await Promise.all(opened.map((database) => database.close()));
+    await admin.unsafe(`drop database if exists ${name} with (force)`);
+    await admin.end();
+  });
+
+  // Runs `count` overlapping queries on `db` and returns how many backends served them.
+  async function backendsServing(db: Database["db"], count: number): Promise<number> {
+    const pids = await Promise.all(Array.from({ length: count }, async () => {
+      const [row] = rowsOf<{ pid: number }>(
+        await db.execute(sql`select pg_backend_pid() as pid, pg_sleep(0.05)`),
+      );
+      return row?.pid;
+    }));
+    return new Set(pids).size;
+  }
+
+  test("holds at most poolSize connections, and half as many (at least 2) for relaxed writes", async () => {
+    const database = await openDatabase({ url: url.toString(), poolSize: 3 });
+    opened.push(database);
+    expect(await backendsServing(database.db, 9)).toBe(3);
+    expect(await backendsServing(database.relaxedDb, 9)).toBe(2);
+  });
+
+  test("holds 4 connections when no size is given", async () => {
+    const database = await openDatabase({ url: url.toString() });
+    opened.push(database);
+    expect(await backendsServing(database.db, 12)).toBe(4);
+  });
+});
