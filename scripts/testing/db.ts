@@ -50,7 +50,9 @@ export async function openServerTestDatabase(url: string): Promise<TestDatabase>
   await admin.unsafe(`create database ${name}`);
   const testUrl = new URL(url);
   testUrl.pathname = `/${name}`;
-  const database = await openDatabase({ url: testUrl.toString() });
+  // raceTransactions holds ten transactions open at once, each on its own connection: more than
+  // the API's default pool, which would queue them instead of racing them.
+  const database = await openDatabase({ url: testUrl.toString(), poolSize: 10 });
   await database.migrate();
   await syncRbacCatalogue(database.db);
   const raw = postgres(testUrl.toString(), { max: 1, onnotice: () => {} });
