@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
-import postgres from "postgres";
+import { openServerTestDatabase, type TestDatabase } from "../scripts/testing/db.ts";
 import { reportMissingServer, SERVER_URL } from "../scripts/testing/server-only.ts";
 import { type Database, openDatabase } from "./client.ts";
 import { rowsOf } from "./migrate.ts";
@@ -11,19 +11,21 @@ const NAME = "the PostgreSQL pool size";
 reportMissingServer(NAME);
 
 describe.skipIf(!SERVER_URL)(NAME, () => {
-  const url = new URL(SERVER_URL ?? "postgres://unused");
-  const name = `caddis_pool_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
-  const admin = postgres(url.toString(), { max: 1, onnotice: () => {} });
+  // A throwaway database to open the pools under test on.
+  let base: TestDatabase;
   const opened: Database[] = [];
+  const open = async (poolSize?: number) => {
+    const database = await openDatabase({ url: base.url ?? "", poolSize });
+    opened.push(database);
+    return database;
+  };
 
   beforeAll(async () => {
-    await admin.unsafe(`create database ${name}`);
-    url.pathname = `/${name}`;
+    base = await openServerTestDatabase(SERVER_URL ?? "");
   });
   afterAll(async () => {
     await Promise.all(opened.map((database) => database.close()));
-    await admin.unsafe(`drop database if exists ${name} with (force)`);
-    await admin.end();
+    await base.close();
   });
 
   // Runs `count` overlapping queries on `db` and returns how many backends served them.
@@ -38,15 +40,13 @@ describe.skipIf(!SERVER_URL)(NAME, () => {
   }
 
   test("holds at most poolSize connections, and half as many (at least 2) for relaxed writes", async () => {
-    const database = await openDatabase({ url: url.toString(), poolSize: 3 });
-    opened.push(database);
+    const database = await open(3);
     expect(await backendsServing(database.db, 9)).toBe(3);
     expect(await backendsServing(database.relaxedDb, 9)).toBe(2);
   });
 
   test("holds 4 connections when no size is given", async () => {
-    const database = await openDatabase({ url: url.toString() });
-    opened.push(database);
+    const database = await open();
     expect(await backendsServing(database.db, 12)).toBe(4);
   });
 });
