@@ -52,6 +52,26 @@ describe("readConfig", () => {
     }
   });
 
+  test("takes a socket URL, and refuses one postgres-js would misread without echoing it", () => {
+    const secrets = {
+      CADDIS_SECRET_KEY: goodSecret,
+      CADDIS_ENCRYPTION_KEYS: goodKeys,
+      CADDIS_AGENT_SIGNING_KEY: goodAgentKey,
+    };
+    const socket = "postgres://caddis@localhost/caddis?host=/var/run/postgresql";
+    expect(readConfig({ ...secrets, DATABASE_URL: socket }).databaseUrl).toBe(socket);
+    const bad = [
+      "postgres://caddis:s3cret-pw@localhost/caddis?host=var/run/postgresql",
+      "postgres:///caddis?host=/var/run/postgresql",
+    ];
+    for (const url of bad) {
+      const problems = problemsOf({ ...secrets, DATABASE_URL: url });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toStartWith("DATABASE_URL: ");
+      expect(problems[0]).not.toContain("s3cret-pw");
+    }
+  });
+
   test("reports every problem in one error", () => {
     const problems = problemsOf({
       CADDIS_PORT: "99999",

@@ -3,6 +3,7 @@ import { WORKER_PORT_BOUNDS } from "../agent/protocol/sites.ts";
 import { fromBase64Url } from "../agent/protocol/encoding.ts";
 import { AGENT_SIGNING_SEED_BYTES } from "../agent/protocol/signing.ts";
 import { DEFAULT_POOL_SIZE } from "../db/client.ts";
+import { serverTarget, ServerUrlError } from "../db/server-url.ts";
 import { type Keyring, parseKeyring } from "./auth/secrets.ts";
 import { parseTrustedProxies, type TrustedProxies } from "./client-ip.ts";
 import { parseRateLimits, type RateLimits } from "./rate-limit-config.ts";
@@ -116,6 +117,7 @@ export function readConfig(env: Record<string, string | undefined>): Config {
   const rateLimits = parseRateLimits(env.CADDIS_RATE_LIMITS ?? "");
   for (const problem of rateLimits.problems) problems.push(`CADDIS_RATE_LIMITS: ${problem}`);
   const workerPorts = raw ? checkWorkerPorts(raw.CADDIS_WORKER_PORTS, problems) : undefined;
+  if (raw?.DATABASE_URL) checkDatabaseUrl(raw.DATABASE_URL, problems);
   if (
     problems.length > 0 || !raw || !secretKeys || !keyring || !trustedProxies ||
     !rateLimits.limits || !agentSigningSeed || !workerPorts
@@ -144,6 +146,17 @@ export function readConfig(env: Record<string, string | undefined>): Config {
     agentHttpPort: raw.CADDIS_AGENT_HTTP_PORT,
     workerPorts,
   };
+}
+
+// A URL postgres-js would misread (a socket directory it cannot use) fails here, at start, with
+// what to write instead; the message never repeats the URL, which may hold a password.
+function checkDatabaseUrl(value: string, problems: string[]) {
+  try {
+    serverTarget(value);
+  } catch (err) {
+    if (!(err instanceof ServerUrlError)) throw err;
+    problems.push(`DATABASE_URL: ${err.message}`);
+  }
 }
 
 // Ports are handed out in pairs starting on an even port (a restart uses the second), so the

@@ -6,8 +6,9 @@ import { type Database, openDatabase } from "./client.ts";
 import { rowsOf } from "./migrate.ts";
 
 // How many server connections the API holds is CADDIS_DB_POOL_SIZE: a pool that opened more
-// could exhaust the server's max_connections across replicas. Counting backends needs a server.
-const NAME = "the PostgreSQL pool size";
+// could exhaust the server's max_connections across replicas. Counting backends needs a server,
+// and so does reaching one through its Unix socket.
+const NAME = "connections to a PostgreSQL server";
 reportMissingServer(NAME);
 
 describe.skipIf(!SERVER_URL)(NAME, () => {
@@ -48,5 +49,38 @@ describe.skipIf(!SERVER_URL)(NAME, () => {
   test("holds 4 connections when no size is given", async () => {
     const database = await open();
     expect(await backendsServing(database.db, 12)).toBe(4);
+  });
+
+  test("reaches the server through its Unix socket with ?host=<directory>, migrations too", async () => {
+    const tcp = await open(2);
+    const [setting] = rowsOf<{ dirs: string; port: string }>(
+      await tcp.db.execute(
+        sql`select current_setting('unix_socket_directories') as dirs,
+        current_setting('port') as port`,
+      ),
+    );
+    const directory = setting?.dirs.split(",")[0]?.trim();
+    if (!directory) throw new Error("this PostgreSQL server listens on no Unix socket");
+    const url = new URL(base.url ?? "");
+    url.hostname = "localhost";
+    url.port = setting?.port ?? "5432";
+    url.searchParams.set("host", directory);
+
+    const local = await openDatabase({ url: url.toString(), poolSize: 2 });
+    opened.push(local);
+    await local.migrate();
+    for (const db of [local.db, local.relaxedDb]) {
+      const [row] = rowsOf<{ over_tcp: boolean; database: string }>(
+        await db.execute(
+          sql`select inet_client_addr() is not null as over_tcp, current_database() as database`,
+        ),
+      );
+      expect(row).toEqual({ over_tcp: false, database: url.pathname.slice(1) });
+    }
+    // The same query over TCP shows the difference is real.
+    const [overTcp] = rowsOf<{ over_tcp: boolean }>(
+      await tcp.db.execute(sql`select inet_client_addr() is not null as over_tcp`),
+    );
+    expect(overTcp?.over_tcp).toBe(true);
   });
 });
