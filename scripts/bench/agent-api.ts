@@ -7,6 +7,7 @@ import postgres from "postgres";
 import { toBase64Url } from "../../agent/protocol/encoding.ts";
 import { privateKeyFromSeed, publicKeyOf } from "../../agent/protocol/signing.ts";
 import { type Database, openDatabase } from "../../db/client.ts";
+import { serverTarget } from "../../db/server-url.ts";
 import { setupBenchUser } from "./auth.ts";
 import { insertBenchHosts } from "./bench-hosts.ts";
 import { setupBenchAdmin } from "./rbac.ts";
@@ -111,7 +112,8 @@ export async function startAgentApi(
   if (databaseUrl) {
     database = await openDatabase({ url: databaseUrl });
     hostIds = await insertBenchHosts(database, activeTenantId, hosts.publicKey, hosts.count);
-    const admin = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+    const server = serverTarget(databaseUrl);
+    const admin = postgres(server.url, { path: server.path, max: 1, onnotice: () => {} });
     await admin.unsafe(analyze).finally(() => admin.end());
   } else {
     await server.stop();
