@@ -129,6 +129,11 @@ export class AgentConnection {
     if (this.state === "ready") void this.outbox?.request(what);
   }
 
+  /** The desired revision this socket was last sent (see HostOutbox.desiredRevision). */
+  desiredRevision(): number | undefined {
+    return this.outbox?.desiredRevision();
+  }
+
   /** Reserves a command about to be written for a direct send (see HostOutbox.reserve). */
   reserve(commandId: string): DirectDelivery | undefined {
     return this.state === "ready" ? this.outbox?.reserve(commandId) : undefined;

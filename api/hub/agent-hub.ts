@@ -10,7 +10,8 @@ import {
   HOST_EVENTS_CHANNEL,
   type HostEvent,
   listenHostEvents,
-  revokedHostIds,
+  type MissedHostEvents,
+  missedHostEvents,
 } from "../services/host-events.ts";
 import { AgentConnection } from "./agent-connection.ts";
 import { REVOKED } from "./agent-hello.ts";
@@ -133,26 +134,39 @@ export function createAgentHub(getDeps: () => AppDeps, options: AgentHubOptions 
     }
   };
 
-  // The listening connection came back: whatever replicas sent meanwhile is lost, so catch up from
-  // the tables for every socket held here, as if each of its events had arrived.
+  // The listening connection came back: whatever replicas sent meanwhile is lost, but the tables
+  // keep what those events announced. So each socket held here gets what it missed, from one read
+  // for all of them: closed if its host was revoked, its desired state if the revision moved past
+  // the one it has, a delivery pass if commands are queued. The rest are left alone: a pass for
+  // every one of 10,000 sockets would put tens of thousands of queries in front of every request.
   const resync = async () => {
     const held = [...byHost];
     if (!running || held.length === 0) return;
     const deps = getDeps();
-    deps.log.warn(
-      { sockets: held.length },
-      "agent hub: host events were re-subscribed; delivering again to every socket",
-    );
-    let revoked = new Set<string>();
+    let missed: Map<string, MissedHostEvents> | undefined;
     try {
-      revoked = new Set(await revokedHostIds(deps.database.db, held.map(([hostId]) => hostId)));
+      missed = await missedHostEvents(deps.database.db, held.map(([hostId]) => hostId));
     } catch (err) {
-      deps.log.error({ err }, "agent hub: could not check for hosts revoked meanwhile");
+      deps.log.error({ err }, "agent hub: could not read which host events were missed");
     }
+    let caughtUp = 0;
     for (const [hostId, conn] of held) {
-      if (revoked.has(hostId)) conn.close(REVOKED.close, REVOKED.reason, REVOKED.error);
-      else conn.deliver({ desired: true, commands: true });
+      const found = missed?.get(hostId);
+      if (found?.revoked) {
+        conn.close(REVOKED.close, REVOKED.reason, REVOKED.error);
+        continue;
+      }
+      // Unread, everything is delivered again, as a reconnect would.
+      const desired = !found || found.desiredRevision !== conn.desiredRevision();
+      const commands = !found || found.queued;
+      if (!desired && !commands) continue;
+      conn.deliver({ desired, commands });
+      caughtUp++;
     }
+    deps.log.warn(
+      { sockets: held.length, caughtUp },
+      "agent hub: host events were re-subscribed; caught up from the tables",
+    );
   };
 
   // Writes the hosts heard from since the last flush, but those written within the resolution

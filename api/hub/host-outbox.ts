@@ -40,6 +40,8 @@ export interface HostOutbox {
   reserve(commandId: string): DirectDelivery | undefined;
   /** Resolves when no pass is running (answers wait for it, so `sent` is written before `running`). */
   idle(): Promise<void>;
+  /** The desired revision this socket was last sent; undefined before the first. */
+  desiredRevision(): number | undefined;
   /** How many command passes have started: two readings tell whether one ran in between. */
   commandPasses(): number;
   /** The agent finished with this command: it may be sent again on a later connection only. */
@@ -63,6 +65,7 @@ export function createHostOutbox(
   let running: Promise<void> | undefined;
   let commandPasses = 0;
   let desiredSent = false;
+  let sentRevision: number | undefined;
   // Commands written to this socket, or reserved to be: a pass neither marks nor sends these again
   // while the agent works on them (a reconnect re-sends every open one).
   const sentHere = new Set<string>();
@@ -71,7 +74,10 @@ export function createHostOutbox(
 
   const sendDesired = async () => {
     const state = await desiredStateFor(deps, hostId);
-    if (send({ type: "desired_state", state })) desiredSent = true;
+    if (send({ type: "desired_state", state })) {
+      desiredSent = true;
+      sentRevision = state.revision;
+    }
   };
 
   const sendCommands = async () => {
@@ -143,6 +149,7 @@ export function createHostOutbox(
       };
     },
     idle: () => running ?? Promise.resolve(),
+    desiredRevision: () => sentRevision,
     commandPasses: () => commandPasses,
     forget: (commandId) => void sentHere.delete(commandId),
     stop() {

@@ -3,10 +3,10 @@
 // Sent inside the transaction that caused them, they are delivered only if it commits. Endings go
 // on a channel of their own: every command ends, and a replica holding sockets, which waits for
 // none of them, should not wake and parse a notice for each.
-import { and, inArray, isNotNull, type SQL, sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Database, Db, Tx } from "../../db/client.ts";
-import { hosts } from "../../db/schema.ts";
+import { agentCommands, hosts } from "../../db/schema.ts";
 
 /** The channel of what the replica holding a host's socket acts on; statements name it. */
 export const HOST_EVENTS_CHANNEL = "caddis_host_events";
@@ -66,10 +66,44 @@ export async function listenHostEvents(
   }, onListen);
 }
 
-/** Which of `hostIds` are revoked: the `revoked` events a replica may have missed, from the table. */
-export async function revokedHostIds(db: Db, hostIds: string[]): Promise<string[]> {
-  if (hostIds.length === 0) return [];
-  const rows = await db.select({ id: hosts.id }).from(hosts)
-    .where(and(inArray(hosts.id, hostIds), isNotNull(hosts.revokedAt)));
-  return rows.map((row) => row.id);
+/** What a replica that missed host events finds in the tables about one host whose socket it holds. */
+export interface MissedHostEvents {
+  revoked: boolean;
+  desiredRevision: number;
+  /** Commands wait in the queue (delivered ones are this socket's already). */
+  queued: boolean;
+}
+
+// Hosts per statement: ten thousand sockets catch up in ten queries.
+const CATCH_UP_BATCH = 1_000;
+
+/**
+ * What the events missed while the LISTEN connection was down would have said about each of
+ * `hostIds`: revoked, its desired revision now, and whether commands are queued for it. A host no
+ * longer in the table counts as revoked. The events themselves are gone; the tables keep what
+ * they announced, so a replica asks once for all its sockets instead of a delivery pass each.
+ */
+export async function missedHostEvents(
+  db: Db,
+  hostIds: string[],
+): Promise<Map<string, MissedHostEvents>> {
+  const found = new Map<string, MissedHostEvents>();
+  for (let from = 0; from < hostIds.length; from += CATCH_UP_BATCH) {
+    // One JSON parameter rather than one bound parameter per id (see touchLastSeen).
+    const ids = JSON.stringify(hostIds.slice(from, from + CATCH_UP_BATCH));
+    const rows = await db.select({
+      id: hosts.id,
+      revoked: sql<boolean>`${hosts.revokedAt} is not null`,
+      desiredRevision: hosts.desiredRevision,
+      // Spelt out: drizzle leaves columns of a one-table select unqualified, and an unqualified
+      // `id` in the subquery would be the command's.
+      queued: sql<boolean>`exists (select 1 from ${agentCommands} queued
+        where queued.host_id = ${hosts}.id and queued.state = 'queued')`,
+    }).from(hosts).where(sql`${hosts.id} = any(select jsonb_array_elements_text(${ids}::jsonb))`);
+    for (const { id, ...missed } of rows) found.set(id, missed);
+  }
+  for (const id of hostIds) {
+    if (!found.has(id)) found.set(id, { revoked: true, desiredRevision: 0, queued: false });
+  }
+  return found;
 }

@@ -112,6 +112,52 @@ describe.skipIf(!SERVER_URL)(NAME, () => {
     client.close();
   }, 30_000);
 
+  test(
+    "catching up sends each socket only what it missed, and nothing to one that missed nothing",
+    async () => {
+      const quiet = await connect("web-3");
+      const queued = await connect("web-4");
+      const changed = await connect("web-5");
+      const all = [quiet, queued, changed];
+      for (const { client } of all) await client.waitFrame("desired_state");
+      const before = all.map(({ client }) => client.frames.length);
+      const resyncs = resubscribedLines();
+
+      await cutListen();
+      const missed = await enqueue(queued.identity, "web-4", 0);
+      // What a change to the host's sites does, without the NOTIFY, which nobody hears now.
+      await database.rawSql(
+        `update hosts set desired_revision = desired_revision + 1 where id = '${changed.identity.hostId}'`,
+      );
+      await reopen();
+      await waitFor("the catch-up", () => resubscribedLines() === resyncs + 1);
+
+      const desired = await changed.client.waitFrame("desired_state", undefined, {
+        from: before[2],
+      });
+      expect(desired.state.revision).toBe(2);
+      await waitFor(
+        "the missed command to succeed",
+        async () => (await stateOf(missed.id)) === "succeeded",
+      );
+      expect(queued.client.ran).toEqual([missed.id]);
+      // A socket's deliveries go out in order: had the catch-up sent the quiet socket anything, it
+      // would come before this command.
+      const later = await enqueue(quiet.identity, "web-3", 0);
+      await waitFor(
+        "the later command to succeed",
+        async () => (await stateOf(later.id)) === "succeeded",
+      );
+      const after = (i: number) =>
+        all[i]?.client.frames.slice(before[i]).map((f) => f.type).filter((t) => t !== "heartbeat");
+      expect(after(0)).toEqual(["command"]);
+      expect(after(1)).toEqual(["command"]);
+      expect(after(2)).toEqual(["desired_state"]);
+      for (const { client } of all) client.close();
+    },
+    30_000,
+  );
+
   test("a host revoked during the gap loses its socket once the hub listens again", async () => {
     const { identity, client } = await connect("web-2");
     await cutListen();
