@@ -5,7 +5,7 @@ import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import { migrateEmbedded, migrateServer } from "./migrate.ts";
 import * as schema from "./schema.ts";
-import { serverTarget } from "./server-url.ts";
+import { serverClient } from "./server-url.ts";
 
 /** The drizzle handle services use; the same type whichever driver is underneath. */
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -59,11 +59,10 @@ export async function openDatabase(
   target: { url: string; poolSize?: number } | { dataDir: string } | { pglite: PGlite },
 ): Promise<Database> {
   if ("url" in target) {
-    const server = serverTarget(target.url);
-    const options = { path: server.path, connect_timeout: 5, idle_timeout: 60, onnotice: () => {} };
+    const options = { connect_timeout: 5, idle_timeout: 60, onnotice: () => {} };
     const poolSize = target.poolSize ?? DEFAULT_POOL_SIZE;
-    const client = postgres(server.url, { ...options, max: poolSize });
-    const relaxed = postgres(server.url, {
+    const client = serverClient(target.url, { ...options, max: poolSize });
+    const relaxed = serverClient(target.url, {
       ...options,
       max: Math.max(2, Math.ceil(poolSize / 2)),
       connection: { synchronous_commit: "off" },

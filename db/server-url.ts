@@ -3,6 +3,7 @@
 // host is usually reached through its socket: no TCP stack on every query, and `peer` login
 // with no password to keep. postgres-js reads no `host` parameter from a URL (it sends it to the
 // server as a setting, which refuses it), so the socket is taken out here and passed as a path.
+import postgres from "postgres";
 
 /** What postgres-js needs to connect: the URL left, and the socket file when there is one. */
 export interface ServerTarget {
@@ -42,4 +43,10 @@ export function serverTarget(url: string): ServerTarget {
   parsed.searchParams.delete("host");
   const port = parsed.port || DEFAULT_PORT;
   return { url: parsed.toString(), path: `${socketDir.replace(/\/+$/, "")}/.s.PGSQL.${port}` };
+}
+
+/** A postgres-js client for `url`, through its socket when it names one (see serverTarget). */
+export function serverClient(url: string, options: postgres.Options<Record<string, never>>) {
+  const { url: rest, path } = serverTarget(url);
+  return postgres(rest, { ...options, path });
 }

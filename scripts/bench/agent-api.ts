@@ -3,11 +3,10 @@
 // `hosts` enrolled hosts written into its database beforehand.
 import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
-import postgres from "postgres";
 import { toBase64Url } from "../../agent/protocol/encoding.ts";
 import { privateKeyFromSeed, publicKeyOf } from "../../agent/protocol/signing.ts";
 import { type Database, openDatabase } from "../../db/client.ts";
-import { serverTarget } from "../../db/server-url.ts";
+import { serverClient } from "../../db/server-url.ts";
 import { setupBenchUser } from "./auth.ts";
 import { insertBenchHosts } from "./bench-hosts.ts";
 import { setupBenchAdmin } from "./rbac.ts";
@@ -112,8 +111,7 @@ export async function startAgentApi(
   if (databaseUrl) {
     database = await openDatabase({ url: databaseUrl });
     hostIds = await insertBenchHosts(database, activeTenantId, hosts.publicKey, hosts.count);
-    const server = serverTarget(databaseUrl);
-    const admin = postgres(server.url, { path: server.path, max: 1, onnotice: () => {} });
+    const admin = serverClient(databaseUrl, { max: 1, onnotice: () => {} });
     await admin.unsafe(analyze).finally(() => admin.end());
   } else {
     await server.stop();

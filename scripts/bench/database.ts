@@ -1,14 +1,12 @@
 // A throwaway database on the PostgreSQL server for one benchmark run.
-import postgres from "postgres";
-import { serverTarget } from "../../db/server-url.ts";
+import { serverClient } from "../../db/server-url.ts";
 
 /** Creates `caddis_bench_<random>` next to the database in `url`; `drop` removes it. */
 export async function createBenchDatabase(
   url: string,
 ): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `caddis_bench_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
-  const server = serverTarget(url);
-  const admin = postgres(server.url, { path: server.path, max: 1, onnotice: () => {} });
+  const admin = serverClient(url, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database ${name}`);
   const benchUrl = new URL(url);
   benchUrl.pathname = `/${name}`;

@@ -1,9 +1,9 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
-import postgres from "postgres";
 import { type Database, openDatabase } from "../../db/client.ts";
 import { migrateEmbedded, MIGRATIONS_FOLDER } from "../../db/migrate.ts";
+import { serverClient } from "../../db/server-url.ts";
 import { syncRbacCatalogue } from "../../api/services/rbac-catalogue.ts";
 
 /** The PostgreSQL server the suite runs against instead of PGlite, when set. */
@@ -46,7 +46,7 @@ async function openPgliteTestDatabase(): Promise<TestDatabase> {
 /** A fresh, migrated database of its own on the PostgreSQL server at `url`. */
 export async function openServerTestDatabase(url: string): Promise<TestDatabase> {
   const name = `caddis_test_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
-  const admin = postgres(url, { max: 1, onnotice: () => {} });
+  const admin = serverClient(url, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database ${name}`);
   const testUrl = new URL(url);
   testUrl.pathname = `/${name}`;
@@ -55,7 +55,7 @@ export async function openServerTestDatabase(url: string): Promise<TestDatabase>
   const database = await openDatabase({ url: testUrl.toString(), poolSize: 10 });
   await database.migrate();
   await syncRbacCatalogue(database.db);
-  const raw = postgres(testUrl.toString(), { max: 1, onnotice: () => {} });
+  const raw = serverClient(testUrl.toString(), { max: 1, onnotice: () => {} });
   return {
     ...database,
     url: testUrl.toString(),
